@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class EservicesConfig(AppConfig):
+    name = "ropsms.eservices"
+    label = "eservices"
+    verbose_name = "E-services"

@@ -1,0 +1,61 @@
+"""MO intake: where the transport hands over SMS received on the short code.
+
+The gateway calls `receive()` for each (reassembled) MO. It is stored first, then offered to the
+reply interceptors (apps waiting for an answer from that number, e.g. an interview invitation's
+YES/NO or an appointment's cancel), and otherwise to the one registered MO handler (the commands
+engine). The transport never imports those apps: they register themselves in `AppConfig.ready()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from django.utils import timezone
+
+from ropsms.messaging.models import InboundMessage
+from ropsms.ops.audit import mask
+
+log = logging.getLogger(__name__)
+
+MoHandler = Callable[[InboundMessage], str]
+Interceptor = Callable[[InboundMessage], str | None]
+
+_handler: MoHandler | None = None
+_interceptors: list[Interceptor] = []
+
+
+def register_handler(handler: MoHandler) -> None:
+    """Set the MO handler (the commands engine). It returns a short result text for the MO log."""
+    global _handler
+    _handler = handler
+
+
+def register_interceptor(interceptor: Interceptor) -> None:
+    """Add a reply interceptor: it returns a result text if it handled the MO, else None."""
+    if interceptor not in _interceptors:
+        _interceptors.append(interceptor)
+
+
+def receive(*, msisdn: str, to: str, text: str, operator: str = "", bind: str = "",
+            received_at: datetime | None = None, meta: dict | None = None) -> InboundMessage:
+    """Store one MO and dispatch it. Never raises for a handler's failure: the MO stays on record."""
+    mo = InboundMessage.objects.create(msisdn=msisdn, to=to, text=text, operator=operator, bind=bind,
+                                       received_at=received_at or timezone.now(), meta=meta or {})
+    result = "stored (no MO handler registered)"
+    try:
+        for interceptor in list(_interceptors):
+            handled = interceptor(mo)
+            if handled:
+                result = handled
+                break
+        else:
+            if _handler is not None:
+                result = _handler(mo)
+    except Exception:  # one bad MO must not stop intake; it stays stored with the failure noted
+        log.exception("MO handler failed for MO #%s from %s", mo.pk, mask(msisdn))
+        result = "handler error"
+    InboundMessage.objects.filter(pk=mo.pk).update(handled_at=timezone.now(), handler_result=result[:200])
+    mo.handled_at, mo.handler_result = timezone.now(), result[:200]
+    return mo

@@ -1,0 +1,28 @@
+"""URL map. Each app mounts its own urls module; apps not yet built contribute nothing."""
+
+from importlib import import_module
+
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+
+
+def _optional(module: str) -> list:
+    """Return the app's urlpatterns if it defines a urls module (lets apps land one at a time)."""
+    try:
+        return import_module(module).urlpatterns
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return []
+
+
+urlpatterns += _optional("ropsms.ops.urls")
+urlpatterns += _optional("ropsms.api.urls")
+urlpatterns += _optional("ropsms.smpp.urls")
+urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)
+urlpatterns += _optional("ropsms.portal.urls")
