@@ -85,3 +85,52 @@ class Person(models.Model):
 
     def name(self, language: str = "en") -> str:
         return self.name_ar if language.startswith("ar") and self.name_ar else self.name_en
+
+
+class Group(models.Model):
+    """A named set of staff to message at once: a static list, or dynamic (by units and/or ranks).
+
+    A dynamic group is re-evaluated at send time, so people who join a unit are included. The
+    group belongs to an org unit (`owner_unit`): only users of that unit or above may use it.
+    """
+
+    class Kind(models.TextChoices):
+        STATIC = "static", _("static list")
+        DYNAMIC = "dynamic", _("dynamic (by unit / rank)")
+
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_ar = models.CharField(_("name (Arabic)"), max_length=200, blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.STATIC)
+    owner_unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="groups",
+                                   verbose_name=_("owner unit"))
+    members = models.ManyToManyField(Person, blank=True, related_name="member_of", verbose_name=_("members"))
+    # Dynamic: staff in any of these units (and below) whose rank is in `ranks` (empty = any rank).
+    units = models.ManyToManyField(OrgUnit, blank=True, related_name="in_groups", verbose_name=_("units"))
+    ranks = models.JSONField(_("ranks"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("group")
+        verbose_name_plural = _("groups")
+        ordering = ["name_en"]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    def name(self, language: str = "en") -> str:
+        return self.name_ar if language.startswith("ar") and self.name_ar else self.name_en
+
+    def people(self) -> models.QuerySet[Person]:
+        """The active staff this group reaches now."""
+        staff = Person.objects.filter(kind=Person.Kind.STAFF, active=True)
+        if self.kind == self.Kind.STATIC:
+            return staff.filter(pk__in=self.members.values("pk"))
+        q = models.Q()
+        for unit in self.units.all():
+            q |= models.Q(org_unit__path__startswith=unit.path)
+        if not q:
+            return staff.none()
+        staff = staff.filter(q)
+        if self.ranks:
+            staff = staff.filter(rank__in=list(self.ranks))
+        return staff
