@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "ropsms.staff",
     "ropsms.portal",
     "ropsms.api",
+    "ninja",  # serves Swagger UI's own static files at /api/docs (no CDN)
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("ROPSMS_TIME_ZONE", "Asia/Muscat")
 USE_I18N = True
 USE_TZ = True
+
+# Integration API batches of 10,000 messages can be a few MB of JSON; the API enforces its own
+# per-endpoint limits (413) below this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ROPSMS_MAX_BODY_BYTES", 10 * 1024 * 1024)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
