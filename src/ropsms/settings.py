@@ -102,10 +102,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
-# django-axes: lock a username (from any address) after repeated failures; an admin unlocks it.
+# django-axes: lock a username, or an address, after repeated failures (until cool-off or an admin unlocks).
 AXES_FAILURE_LIMIT = env_int("ROPSMS_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("ROPSMS_LOGIN_LOCKOUT_HOURS", 1)
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 OTP_TOTP_ISSUER = "ROP SMS"
