@@ -1,0 +1,133 @@
+"""The `demo` connector: the registry models in the project's own database (seeded by demo.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+
+from ropsms.directory.models import Person
+from ropsms.eservices.connectors.base import NOT_FOUND, LookupResult, UnknownQuery, owner_numbers
+from ropsms.eservices.models import (
+    DrivingLicence,
+    IdentityCard,
+    Passport,
+    Vehicle,
+    Violation,
+    Visa,
+    VisaApplication,
+)
+
+
+def _status(expiry: date) -> dict[str, str]:
+    today = timezone.localdate()
+    if expiry < today:
+        return {"status_en": "expired", "status_ar": "منتهية"}
+    return {"status_en": "valid", "status_ar": "سارية"}
+
+
+def _fines(qs) -> list[dict[str, Any]]:
+    rows = []
+    for v in qs.filter(paid=False).order_by("committed_at"):
+        when = timezone.localtime(v.committed_at)
+        rows.append({"date": f"{when:%d/%m/%Y}", "place_en": v.place_en, "place_ar": v.place_ar,
+                     "offence_en": v.offence_en, "offence_ar": v.offence_ar, "amount": v.amount,
+                     "reference": v.reference})
+    return rows
+
+
+def _person(civil_id: str) -> Person | None:
+    return Person.objects.filter(civil_id=civil_id).first()
+
+
+class DemoConnector:
+    def lookup(self, query: str, params: dict[str, str]) -> LookupResult:
+        handler: Callable[[dict[str, str]], LookupResult] | None = getattr(self, f"q_{query}", None)
+        if handler is None:
+            raise UnknownQuery(f"the demo source has no query {query!r}")
+        return handler(params)
+
+    def _vehicle(self, params: dict[str, str]) -> Vehicle | None:
+        return (Vehicle.objects.select_related("owner")
+                .filter(plate_number=params.get("number", "").lstrip("0"), plate_code=params.get("letters", ""))
+                .first())
+
+    def q_violations_by_plate(self, params: dict[str, str]) -> LookupResult:
+        vehicle = self._vehicle(params)
+        if vehicle is None:
+            return NOT_FOUND
+        return LookupResult(found=True, owners=owner_numbers([vehicle.owner.mobile]),
+                            fields={"plate": str(vehicle)}, records=_fines(vehicle.violations.all()))
+
+    def q_violations_by_civil_id(self, params: dict[str, str]) -> LookupResult:
+        person = _person(params["civil_id"])
+        if person is None or person.kind == Person.Kind.COMPANY:
+            return NOT_FOUND
+        return LookupResult(found=True, owners=owner_numbers([person.mobile]), fields={"civil_id": person.civil_id},
+                            records=_fines(Violation.objects.filter(person=person)))
+
+    def q_violations_by_cr(self, params: dict[str, str]) -> LookupResult:
+        company = Person.objects.filter(cr_number=params["cr_number"], kind=Person.Kind.COMPANY).first()
+        if company is None:
+            return NOT_FOUND
+        qs = Violation.objects.filter(vehicle__owner=company) | Violation.objects.filter(person=company)
+        return LookupResult(found=True, owners=owner_numbers([company.mobile]),
+                            fields={"cr_number": company.cr_number, "company_en": company.name_en,
+                                    "company_ar": company.name_ar or company.name_en},
+                            records=_fines(qs.distinct()))
+
+    def q_vehicle_registration(self, params: dict[str, str]) -> LookupResult:
+        vehicle = self._vehicle(params)
+        if vehicle is None:
+            return NOT_FOUND
+        return LookupResult(found=True, owners=owner_numbers([vehicle.owner.mobile]), fields={
+            "plate": str(vehicle), "make": vehicle.make, "model": vehicle.model,
+            "expiry": f"{vehicle.registration_expiry:%d/%m/%Y}", **_status(vehicle.registration_expiry)})
+
+    def q_driving_licence(self, params: dict[str, str]) -> LookupResult:
+        lic = DrivingLicence.objects.select_related("person").filter(person__civil_id=params["civil_id"]).first()
+        if lic is None:
+            return NOT_FOUND
+        return LookupResult(found=True, owners=owner_numbers([lic.person.mobile]), fields={
+            "expiry": f"{lic.expiry:%d/%m/%Y}", "categories": lic.categories, **_status(lic.expiry)})
+
+    def q_passport(self, params: dict[str, str]) -> LookupResult:
+        pp = (Passport.objects.select_related("person").filter(person__civil_id=params["civil_id"])
+              .order_by("-expiry").first())
+        if pp is None:
+            return NOT_FOUND
+        return LookupResult(found=True, owners=owner_numbers([pp.person.mobile]), fields={
+            "passport": pp.number, "expiry": f"{pp.expiry:%d/%m/%Y}", **_status(pp.expiry)})
+
+    def q_visa(self, params: dict[str, str]) -> LookupResult:
+        visa = (Visa.objects.select_related("person").filter(person__civil_id=params["civil_id"])
+                .order_by("-expiry").first())
+        if visa is None:
+            return NOT_FOUND
+        return LookupResult(found=True, owners=owner_numbers([visa.person.mobile]), fields={
+            "kind_en": visa.kind_en, "kind_ar": visa.kind_ar, "expiry": f"{visa.expiry:%d/%m/%Y}",
+            **_status(visa.expiry)})
+
+    def q_id_card(self, params: dict[str, str]) -> LookupResult:
+        card = IdentityCard.objects.select_related("person").filter(person__civil_id=params["civil_id"]).first()
+        if card is None:
+            return NOT_FOUND
+        kind = ({"card_en": "resident card", "card_ar": "بطاقة الإقامة"} if card.resident
+                else {"card_en": "ID card", "card_ar": "البطاقة الشخصية"})
+        return LookupResult(found=True, owners=owner_numbers([card.person.mobile]), fields={
+            **kind, "expiry": f"{card.expiry:%d/%m/%Y}", **_status(card.expiry)})
+
+    def q_visa_application(self, params: dict[str, str]) -> LookupResult:
+        app = VisaApplication.objects.filter(number=params["application"],
+                                             passport_number=params["passport"]).first()
+        if app is None:
+            return NOT_FOUND
+        labels = {
+            "received": "تم الاستلام", "under_review": "قيد الدراسة", "approved": "تمت الموافقة",
+            "rejected": "مرفوض", "issued": "صدرت التأشيرة",
+        }
+        return LookupResult(found=True, fields={
+            "application": app.number, "status_en": str(app.get_status_display()), "status_ar": labels[app.status],
+            "updated": f"{app.updated_on:%d/%m/%Y}"})

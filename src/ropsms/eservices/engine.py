@@ -1,0 +1,258 @@
+"""The commands engine: the registered MO handler for the short code.
+
+For each MO: check blocks and rate limits, parse the text against the configured commands, run the
+command (look up through its connector, check privacy, render), send exactly one reply through
+`messaging.send()` and record the exchange. Nothing in here raises to the caller: a failure gets
+the citizen an apology and is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from ropsms.directory.models import Person
+from ropsms.directory.phone import InvalidNumber, parse_mobile
+from ropsms.eservices import conf, metrics
+from ropsms.eservices.connectors import SourceUnavailable, connector_for
+from ropsms.eservices.identifiers import fingerprint, masked
+from ropsms.eservices.models import Block, Command, Exchange, Feedback
+from ropsms.eservices.parsing import Parsed, catalogue, parse, strip_keyword
+from ropsms.eservices.replies import paginate, render, system
+from ropsms.messaging.errors import SendError
+from ropsms.messaging.models import InboundMessage, Message, Priority
+from ropsms.messaging.services import send
+from ropsms.ops import audit
+from ropsms.ops.audit import mask
+
+log = logging.getLogger(__name__)
+PRODUCER = "eservices:pull"
+R = Exchange.Result
+
+
+@dataclass
+class Outcome:
+    result: str
+    language: str
+    text: str | None  # None: no reply (a notice was already sent)
+    command: Command | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+def handle_mo(mo: InboundMessage) -> str:
+    """The MO handler (`inbound.register_handler`): returns a short result for the MO log."""
+    started = time.perf_counter()
+    now = timezone.now()
+    try:
+        msisdn = parse_mobile(mo.msisdn, allow_foreign=True).e164
+    except InvalidNumber:
+        log.warning("MO #%s from an unusable number %s: no reply possible", mo.pk, mask(mo.msisdn))
+        _record(mo, mo.msisdn, Outcome(R.ERROR, "ar", None, note="bad sender"), None, started, now)
+        return "eservices: sender number unusable, no reply"
+    try:
+        outcome = _dispatch(mo, msisdn, now)
+    except Exception:
+        log.exception("pull command failed for MO #%s from %s", mo.pk, mask(msisdn))
+        outcome = Outcome(R.ERROR, _guess_language(mo.text), system("error", _guess_language(mo.text)))
+    reply = _reply(msisdn, outcome, mo)
+    _record(mo, msisdn, outcome, reply, started, now)
+    code = outcome.command.code if outcome.command else "-"
+    return f"eservices: {outcome.result} ({code})" + (f", reply #{reply.pk}" if reply else ", no reply")
+
+
+def _guess_language(text: str) -> str:
+    from ropsms.eservices.normalize import has_arabic, has_latin
+
+    return "en" if has_latin(text) and not has_arabic(text) else "ar"
+
+
+def _reply(msisdn: str, outcome: Outcome, mo: InboundMessage) -> Message | None:
+    if outcome.text is None:
+        return None
+    try:
+        return send(to=msisdn, text=outcome.text, producer=PRODUCER, source=settings.ROPSMS["SHORT_CODE"],
+                    priority=Priority.URGENT, allow_foreign=True,
+                    meta={"mo": mo.pk, "command": outcome.command.code if outcome.command else ""})
+    except SendError as exc:
+        log.error("reply to MO #%s could not be queued: %s", mo.pk, exc)
+        return None
+
+
+def _record(mo: InboundMessage, msisdn: str, outcome: Outcome, reply: Message | None, started: float,
+            now: datetime) -> Exchange:
+    return Exchange.objects.create(
+        mo=mo, msisdn=msisdn[:20], command=outcome.command, language=outcome.language,
+        param_masked=masked(outcome.params) if outcome.params else "",
+        param_hash=fingerprint(outcome.params) if outcome.params else "", result=outcome.result,
+        reply=reply, latency_ms=int((time.perf_counter() - started) * 1000), pending_pages=outcome.pending,
+        created_at=now,
+    )
+
+
+# --- the steps --------------------------------------------------------------------------------------
+
+
+def _dispatch(mo: InboundMessage, msisdn: str, now: datetime) -> Outcome:
+    language = _guess_language(mo.text)
+    limited = _limits(msisdn, now, language)
+    if limited is not None:
+        return limited
+    parsed = parse(mo.text)
+    language = parsed.language
+    if parsed.problem:
+        return _problem(parsed)
+    cmd = parsed.command
+    assert cmd is not None
+    if cmd.action == Command.Action.HELP:
+        pages = _help(language)
+        return Outcome(R.HELP, language, pages[0], cmd, pending=pages[1:])
+    if cmd.action == Command.Action.MORE:
+        return _more(msisdn, now, language, cmd)
+    if cmd.action == Command.Action.FEEDBACK:
+        return _feedback(mo, msisdn, parsed)
+    return _query(msisdn, now, parsed)
+
+
+def _limits(msisdn: str, now: datetime, language: str) -> Outcome | None:
+    """Blocked numbers and per-number rate limits; the notice is sent once, then silence."""
+    block = Block.objects.filter(msisdn=msisdn, until__gt=now).order_by("-until").first()
+    if block is not None:
+        if block.notified:
+            return Outcome(R.SILENCED, language, None, note="blocked")
+        Block.objects.filter(pk=block.pk).update(notified=True)
+        return Outcome(R.BLOCKED, language, system("blocked", language), note="blocked")
+    served = Exchange.objects.filter(msisdn=msisdn).exclude(result__in=[R.SILENCED, R.RATE_LIMITED, R.BLOCKED])
+    for window, limit, note in ((timedelta(minutes=1), conf.get("PER_MINUTE"), "minute"),
+                                (timedelta(days=1), conf.get("PER_DAY"), "day")):
+        since = now - window
+        if served.filter(created_at__gt=since).count() < limit:
+            continue
+        log.info("rate limit (%s) for %s", note, mask(msisdn))
+        metrics.increment("pull_rate_limited")
+        noticed = Exchange.objects.filter(msisdn=msisdn, result=R.RATE_LIMITED, created_at__gt=since).exists()
+        if noticed:
+            return Outcome(R.SILENCED, language, None, note=note)
+        return Outcome(R.RATE_LIMITED, language, system("rate_limited", language), note=note)
+    return None
+
+
+def _problem(parsed: Parsed) -> Outcome:
+    language = parsed.language
+    if parsed.problem == "invalid" and parsed.command is not None:
+        cmd = parsed.command
+        return Outcome(R.INVALID, language, system("invalid", language, keyword=_keyword(cmd, language),
+                                                  example=_example(cmd, language)), cmd)
+    if parsed.suggestion is not None:
+        cmd = parsed.suggestion
+        return Outcome(R.UNKNOWN, language, system("did_you_mean", language, keyword=_keyword(cmd, language),
+                                                  example=_example(cmd, language)))
+    return Outcome(R.UNKNOWN, language, system("unknown", language))
+
+
+def _keyword(cmd: Command, language: str) -> str:
+    words = [w for w, lang in cmd.keywords() if lang == language] or [w for w, _ in cmd.keywords()]
+    return words[0] if words else cmd.code
+
+
+def _example(cmd: Command, language: str) -> str:
+    example = cmd.example or _keyword(cmd, language)
+    if language == "ar":
+        # "FINES 12345 AB" -> "مخالفات 12345 AB": the keyword in Arabic, the identifier as written.
+        first_en = _keyword(cmd, "en")
+        if example.upper().startswith(first_en.upper()):
+            example = _keyword(cmd, "ar") + example[len(first_en):]
+    return example
+
+
+def _help(language: str) -> list[str]:
+    cat = catalogue()
+    lines = []
+    for cmd in sorted(cat.commands.values(), key=lambda c: (c.order, c.code)):
+        text = cmd.text("help", language)
+        if text:
+            lines.append(f"{_example(cmd, language)}: {text}")
+    return paginate(system("help_head", language), lines, language, conf.get("MAX_REPLY_PARTS"))
+
+
+def _more(msisdn: str, now: datetime, language: str, cmd: Command) -> Outcome:
+    since = now - timedelta(minutes=conf.get("MORE_MINUTES"))
+    last = (Exchange.objects.filter(msisdn=msisdn, created_at__gt=since)
+            .exclude(result__in=[R.SILENCED, R.RATE_LIMITED, R.BLOCKED, R.MORE, R.UNKNOWN])
+            .order_by("-created_at", "-pk").first())
+    # The pages waiting: on the last exchange, or on the MORE that consumed part of them.
+    holder = (Exchange.objects.filter(msisdn=msisdn, created_at__gt=since).exclude(pending_pages=[])
+              .order_by("-created_at", "-pk").first())
+    if holder is None or (last is not None and holder.created_at < last.created_at):
+        return Outcome(R.MORE, language, system("no_more", language), cmd)
+    pages = list(holder.pending_pages)
+    Exchange.objects.filter(pk=holder.pk).update(pending_pages=[])
+    return Outcome(R.MORE, holder.language, pages[0], cmd, pending=pages[1:])
+
+
+def _feedback(mo: InboundMessage, msisdn: str, parsed: Parsed) -> Outcome:
+    cmd, language = parsed.command, parsed.language
+    text = strip_keyword(mo.text, parsed.keyword) or parsed.params.get("text", "")
+    person = Person.objects.filter(mobile=msisdn).order_by("pk").first()
+    fb = Feedback.objects.create(msisdn=msisdn, person=person, text=text[:2000], language=language, mo=mo)
+    fb.ticket = f"FB{timezone.localdate():%y%m}{fb.pk:05d}"
+    Feedback.objects.filter(pk=fb.pk).update(ticket=fb.ticket)
+    audit.record(actor=f"msisdn:{mask(msisdn)}", action="eservices.feedback", target=f"feedback:{fb.pk}")
+    log.info("feedback %s filed from %s", fb.ticket, mask(msisdn))
+    return Outcome(R.FEEDBACK, language, system("feedback", language, ticket=fb.ticket), cmd,
+                   params={"text": text})
+
+
+def _query(msisdn: str, now: datetime, parsed: Parsed) -> Outcome:
+    cmd, language, params = parsed.command, parsed.language, parsed.params
+    assert cmd is not None
+    actor, target = f"msisdn:{mask(msisdn)}", f"command:{cmd.code}"
+    if cmd.source is None:
+        log.error("command %s has no data source configured", cmd.code)
+        return Outcome(R.BUSY, language, system("busy", language), cmd, params)
+    started = time.perf_counter()
+    try:
+        found = connector_for(cmd.source).lookup(cmd.query, params)
+    except SourceUnavailable as exc:
+        elapsed = time.perf_counter() - started
+        metrics.increment("pull_source_unavailable")
+        metrics.increment(f"pull_source_unavailable:{cmd.source.name}")
+        log.warning("ALERT data source %s unavailable for %s after %.2fs: %s", cmd.source.name, cmd.code, elapsed,
+                    exc)
+        audit.record(actor=actor, action="eservices.query", target=target, result="busy", param=masked(params))
+        return Outcome(R.BUSY, language, system("busy", language), cmd, params)
+    allowed = found.found and (cmd.public or msisdn in found.owners)
+    if not allowed:
+        audit.record(actor=actor, action="eservices.query", target=target, result="refused", param=masked(params))
+        _check_probing(msisdn, now, params)
+        return Outcome(R.NEUTRAL, language, system("neutral", language), cmd, params)
+    pages = render(cmd, language, {**params, **found.fields}, found.records, conf.get("MAX_REPLY_PARTS"))
+    audit.record(actor=actor, action="eservices.query", target=target, result="answered", param=masked(params))
+    return Outcome(R.ANSWERED, language, pages[0], cmd, params, pending=pages[1:])
+
+
+def _check_probing(msisdn: str, now: datetime, params: dict[str, str]) -> None:
+    """A number asking about many identifiers it does not own is blocked for a while and reported."""
+    since = now - timedelta(minutes=conf.get("PROBE_WINDOW_MINUTES"))
+    refused = set(Exchange.objects.filter(msisdn=msisdn, result=R.NEUTRAL, created_at__gt=since)
+                  .exclude(param_hash="").values_list("param_hash", flat=True).distinct())
+    refused.add(fingerprint(params))
+    if len(refused) < conf.get("PROBE_LIMIT"):
+        return
+    if Block.objects.filter(Q(msisdn=msisdn) & Q(until__gt=now)).exists():
+        return
+    until = now + timedelta(hours=conf.get("BLOCK_HOURS"))
+    Block.objects.create(msisdn=msisdn, created_at=now, until=until,
+                         reason=f"asked about {len(refused)} identifiers it does not own within "
+                                f"{conf.get('PROBE_WINDOW_MINUTES')} minutes")
+    metrics.increment("pull_numbers_blocked")
+    audit.record(actor="system", action="eservices.block", target=f"msisdn:{mask(msisdn)}",
+                 identifiers=len(refused), until=until.isoformat())
+    log.warning("ALERT blocked %s until %s: probing %d identifiers", mask(msisdn), until.isoformat(), len(refused))
