@@ -1,0 +1,101 @@
+"""Per-client rate limit (token bucket, in process) and daily quota (counted in the database).
+
+The rate limit protects this web process from a runaway client; it is kept in memory per process
+(with N uvicorn workers a client gets up to N times its rate). The daily quota is a business limit,
+so it is counted in the database, shared by every process and node, and checked by the outbox
+itself through `register_quota_policy`: the REST API, Kannel and SMPP all pay from one purse.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ropsms.messaging.errors import SendError
+
+_buckets: dict[int, tuple[float, float]] = {}  # client id -> (tokens, last refill)
+_lock = threading.Lock()
+
+
+def take_token(client_id: int, rate: int) -> float:
+    """Take one request token; return 0 if allowed, else the seconds to wait (for Retry-After).
+
+    Burst size equals one second's worth of requests (at least 1).
+    """
+    if rate <= 0:
+        return 0.0
+    now = time.monotonic()
+    with _lock:
+        tokens, last = _buckets.get(client_id, (float(rate), now))
+        tokens = min(float(rate), tokens + (now - last) * rate)
+        if tokens >= 1:
+            _buckets[client_id] = (tokens - 1, now)
+            return 0.0
+        _buckets[client_id] = (tokens, now)
+        return (1 - tokens) / rate
+
+
+def reset_buckets() -> None:
+    with _lock:
+        _buckets.clear()
+
+
+def seconds_until_tomorrow(now: datetime | None = None) -> int:
+    local = timezone.localtime(now or timezone.now())
+    tomorrow = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, math.ceil((tomorrow - local).total_seconds()))
+
+
+class QuotaExceeded(SendError):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, code="quota", field="")
+        self.retry_after = retry_after
+
+
+def quota_policy(producer: str, count: int) -> None:
+    """Registered with the outbox: refuse a send that would take an API client over its daily quota."""
+    if not producer.startswith("api:") or count <= 0:
+        return
+    from ropsms.api.models import ApiClient, DailyUsage
+
+    client = ApiClient.objects.filter(slug=producer[4:]).only("id", "daily_quota").first()
+    if client is None:
+        return
+    day = timezone.localdate()
+    if client.daily_quota == 0:
+        _add(DailyUsage, client.id, day, count)
+        return
+    if count > client.daily_quota:
+        raise QuotaExceeded(f"This request has {count} messages but the daily quota is {client.daily_quota}.",
+                            retry_after=seconds_until_tomorrow())
+    updated = DailyUsage.objects.filter(client_id=client.id, day=day, count__lte=client.daily_quota - count).update(
+        count=F("count") + count)
+    if updated:
+        return
+    try:
+        with transaction.atomic():
+            DailyUsage.objects.create(client_id=client.id, day=day, count=count)
+            return
+    except IntegrityError:
+        pass  # the row exists: the quota is spent
+    used = DailyUsage.objects.filter(client_id=client.id, day=day).values_list("count", flat=True).first() or 0
+    raise QuotaExceeded(
+        f"Daily quota reached: {used} of {client.daily_quota} messages sent today; "
+        f"{max(0, client.daily_quota - used)} left, this request needs {count}.",
+        retry_after=seconds_until_tomorrow())
+
+
+def _add(model, client_id: int, day, count: int) -> None:
+    if model.objects.filter(client_id=client_id, day=day).update(count=F("count") + count):
+        return
+    try:
+        with transaction.atomic():
+            model.objects.create(client_id=client_id, day=day, count=count)
+    except IntegrityError:
+        model.objects.filter(client_id=client_id, day=day).update(count=F("count") + count)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ropsms.api import limits
+from ropsms.api.keys import issue_key
+from ropsms.api.models import ApiClient
+
+
+@pytest.fixture(autouse=True)
+def _fresh_buckets():
+    limits.reset_buckets()
+    yield
+    limits.reset_buckets()
+
+
+@pytest.fixture
+def make_client(db):
+    def make(slug="evisa", **fields):
+        fields.setdefault("scopes", "send,batch,events,read")
+        fields.setdefault("rate_limit", 0)
+        client = ApiClient.objects.create(name=slug.title(), slug=slug, **fields)
+        issued = issue_key(client=client, actor="test")
+        client.refresh_from_db()
+        return client, issued.key
+
+    return make
+
+
+class Api:
+    """A small wrapper over Django's test client speaking JSON with a bearer key."""
+
+    def __init__(self, http, key):
+        self.http, self.key = http, key
+
+    def _headers(self, headers):
+        h = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        h.update(headers or {})
+        return h
+
+    def post(self, path, body, headers=None):
+        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        return self.http.post(f"/api/v1{path}", data=data, content_type="application/json",
+                              headers=self._headers(headers))
+
+    def get(self, path, headers=None, **params):
+        return self.http.get(f"/api/v1{path}", params, headers=self._headers(headers))
+
+
+@pytest.fixture
+def api(client, make_client):
+    c, key = make_client()
+    wrapper = Api(client, key)
+    wrapper.client_obj = c
+    return wrapper
