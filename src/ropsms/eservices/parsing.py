@@ -53,8 +53,10 @@ _cache: tuple[tuple, Catalogue] | None = None
 
 
 def _stamp() -> tuple:
-    agg = Command.objects.aggregate(n=Count("id"), latest=Max("updated_at"))
-    return (agg["n"], agg["latest"])
+    """Changes when a command or data source is added, edited (`save()`) or deleted."""
+    agg = Command.objects.aggregate(n=Count("id"), latest=Max("updated_at"), top=Max("id"),
+                                    source=Max("source__updated_at"))
+    return (agg["n"], agg["latest"], agg["top"], agg["source"])
 
 
 def catalogue() -> Catalogue:
