@@ -150,6 +150,7 @@ class Applicant(models.Model):
     class Meta:
         verbose_name = _("applicant")
         verbose_name_plural = _("applicants")
+        constraints = [models.UniqueConstraint(fields=["org_unit", "mobile"], name="applicant_once_per_unit")]
 
     def __str__(self) -> str:
         return self.name
