@@ -260,7 +260,7 @@ def post_event(request: HttpRequest, payload: EventIn,
                                            produce=produce))
 
 
-@api.get("/inbound", response={200: list[InboundOut], **ERRORS}, summary="MO messages for your keywords",
+@api.get("/inbound", response={200: list[InboundOut], **ERRORS}, summary="MO messages for your keywords", by_alias=True,
          tags=["inbound"])
 def get_inbound(request: HttpRequest, since_id: int = Query(0, ge=0, lt=2**63), limit: int = Query(100, ge=1, le=500)):
     """SMS received on the short code whose first word is one of your client's keywords (set in the admin),

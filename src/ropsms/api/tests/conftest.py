@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 
 import pytest
+from django.db import connections
 
 from ropsms.api import limits
 from ropsms.api.keys import issue_key
 from ropsms.api.models import ApiClient
+
+
+# Concurrent-retry tests need real SQLite locking (busy timeout, WAL); Django's default in-memory
+# shared-cache test database answers "table is locked" at once instead. So the SQLite test database
+# is a temporary file (set before the test database is created; ROPSMS_SQLITE_TEST_PATH still wins).
+_db = connections.databases["default"]
+if _db["ENGINE"].endswith("sqlite3") and not _db.setdefault("TEST", {}).get("NAME"):
+    _db["TEST"]["NAME"] = os.path.join(tempfile.gettempdir(), f"ropsms-test-{os.getpid()}.sqlite3")
 
 
 @pytest.fixture(autouse=True)
