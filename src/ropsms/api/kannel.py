@@ -40,9 +40,14 @@ def _reply(text: str, status: int, headers: dict[str, str] | None = None) -> Htt
 def _raw_params(request: HttpRequest) -> dict[str, bytes]:
     """Parameters as raw bytes, so a `text` in another charset (UTF-16BE for coding=2) can be decoded."""
     raw = request.META.get("QUERY_STRING", "")
-    if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
-        raw = raw + "&" + request.body.decode("latin-1")
-    return {k: v.encode("latin-1") for k, v in parse_qsl(raw, keep_blank_values=True, encoding="latin-1")}
+    params: dict[str, bytes] = {}
+    if request.method == "POST":
+        if request.content_type == "application/x-www-form-urlencoded":
+            raw = raw + "&" + request.body.decode("latin-1")
+        else:  # multipart form: Django has decoded it as UTF-8 already
+            params = {k: v.encode("utf-8") for k, v in request.POST.items()}
+    params.update((k, v.encode("latin-1")) for k, v in parse_qsl(raw, keep_blank_values=True, encoding="latin-1"))
+    return params
 
 
 def _param(params: dict[str, bytes], *names: str) -> str | None:

@@ -11,7 +11,6 @@ from ropsms.api import limits
 from ropsms.api.keys import issue_key
 from ropsms.api.models import ApiClient
 
-
 # Concurrent-retry tests need real SQLite locking (busy timeout, WAL); Django's default in-memory
 # shared-cache test database answers "table is locked" at once instead. So the SQLite test database
 # is a temporary file (set before the test database is created; ROPSMS_SQLITE_TEST_PATH still wins).
