@@ -200,6 +200,7 @@ def _more(msisdn: str, now: datetime, language: str, cmd: Command) -> Outcome:
 def _feedback(mo: InboundMessage, msisdn: str, parsed: Parsed) -> Outcome:
     cmd, language = parsed.command, parsed.language
     text = strip_keyword(mo.text, parsed.keyword) or parsed.params.get("text", "")
+    text = "".join(c for c in text if c in "\n\t" or c.isprintable())  # no NULs or controls in the inbox
     person = Person.objects.filter(mobile=msisdn).order_by("pk").first()
     fb = Feedback.objects.create(msisdn=msisdn, person=person, text=text[:2000], language=language, mo=mo)
     fb.ticket = f"FB{timezone.localdate():%y%m}{fb.pk:05d}"

@@ -11,7 +11,7 @@ from ropsms.messaging import inbound
 from ropsms.messaging.models import InboundMessage, Message, Priority
 from ropsms.ops.models import AuditEntry
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.pg]
 
 AHMED, FATMA, RAJESH, NOOR, STRANGER = "91234567", "92345678", "71234567", "93456789", "99887766"
 
@@ -124,7 +124,8 @@ def test_more_after_another_question_does_not_resume_the_old_list(registry, ask)
 
 
 def test_typo_gets_did_you_mean_in_the_senders_language(registry, ask):
-    assert ask(AHMED, "FNIES 12345 AB") == "Sorry, this command is not known. Did you mean FINES? Example: FINES 12345 AB"
+    assert ask(AHMED, "FNIES 12345 AB") == (
+        "Sorry, this command is not known. Did you mean FINES? Example: FINES 12345 AB")
     assert ask(AHMED, "مخالفت ١٢٣٤٥ أ ب") == "عذرا، الأمر غير معروف. هل تقصد مخالفات؟ مثال: مخالفات 12345 AB"
     assert ask(AHMED, "xyzzy") == "Sorry, this command is not known. Send HELP to 90085 for the list of services."
     assert ask(AHMED, "FINES") == "Please send FINES followed by the details. Example: FINES 12345 AB"
