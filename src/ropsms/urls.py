@@ -25,4 +25,5 @@ urlpatterns += _optional("ropsms.ops.urls")
 urlpatterns += _optional("ropsms.api.urls")
 urlpatterns += _optional("ropsms.smpp.urls")
 urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)
-urlpatterns += _optional("ropsms.portal.urls")
+# The portal is namespaced ("portal:compose", ...) and mounted last, at the root.
+urlpatterns += [path("", include(("ropsms.portal.urls", "portal")))] if _optional("ropsms.portal.urls") else []
