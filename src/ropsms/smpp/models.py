@@ -146,6 +146,9 @@ class MessagePart(models.Model):
         verbose_name = _("message part")
         indexes = [models.Index(fields=["op_id", "operator"], name="smpp_part_opid_idx")]
 
+    def __str__(self) -> str:
+        return f"message {self.message_id} part {self.index + 1}: {self.raw_id}"
+
 
 class PendingReceipt(models.Model):
     """A receipt we could not match yet (it came before its submit_sm_resp was stored)."""
@@ -158,6 +161,9 @@ class PendingReceipt(models.Model):
 
     class Meta:
         verbose_name = _("pending receipt")
+
+    def __str__(self) -> str:
+        return f"{self.operator}:{self.op_id} {self.state}"
 
 
 class GatewayStatus(models.Model):
