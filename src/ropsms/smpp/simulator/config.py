@@ -88,7 +88,7 @@ class SimConfig:
     rules: list[Rule] = field(default_factory=default_rules)
     throttle_tps: int = 0  # answer ESME_RTHROTTLED above this many submit_sm per second; 0 = off
     drop_probability: float = 0.0  # per submit_sm: drop the connection instead of answering
-    drop_after: int = 0  # drop every connection after this many more submit_sm (one-shot); 0 = off
+    drop_after: int = 0  # answer this many more submit_sm, drop every connection at the next (one-shot); 0 = off
     receipt_before_resp: bool = False  # send the receipt before the submit_sm_resp
     submit_status: int = 0  # answer every submit_sm with this error (0 = accept)
 

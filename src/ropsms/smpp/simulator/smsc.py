@@ -300,7 +300,7 @@ class Simulator:
         self._next_id = self.config.first_id
         self._wheel: dict[int, list] = {}
         self._buckets: dict[str, list[float]] = {}  # throttle: system_id -> [tokens, last refill]
-        self._drop_left = self.config.drop_after
+        self._drop_left = self.config.drop_after + 1 if self.config.drop_after else 0
         self._server: asyncio.base_events.Server | None = None
         self._web = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -345,14 +345,15 @@ class Simulator:
     def set_faults(self, **changes: Any) -> dict[str, Any]:
         """Change behaviour while running (names as in SimConfig.RUNTIME); returns the new values."""
         self.config.update(changes)
-        if "drop_after" in changes:
-            self._drop_left = self.config.drop_after
+        if "drop_after" in changes:  # answer that many, drop at the next one
+            self._drop_left = self.config.drop_after + 1 if self.config.drop_after else 0
         return self.config.runtime_dict()
 
     def drop_all(self) -> int:
         """Drop every connection now, without unbind (as a network failure would)."""
         count = 0
         for session in list(self.sessions):
+            session.flush()  # what was already answered goes out first
             session.abort()
             count += 1
         self.stats["drops"] += count

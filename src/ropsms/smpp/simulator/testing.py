@@ -28,6 +28,7 @@ class TestEsme:
         self.decoder = PduDecoder()
         self.inbox: asyncio.Queue[Pdu | BadPdu] = asyncio.Queue()
         self.closed = asyncio.Event()
+        self.seen: list[str] = []  # every PDU received, in arrival order (command name or "bad")
         self._seq = itertools.count(1)
         self._waiting: dict[int, asyncio.Future] = {}
         self._task = asyncio.create_task(self._read())
@@ -41,6 +42,7 @@ class TestEsme:
         try:
             while data := await self.reader.read(65536):
                 for item in self.decoder.feed(data):
+                    self.seen.append(item.command if isinstance(item, Pdu) else "bad")
                     if isinstance(item, Pdu) and item.is_response and item.sequence in self._waiting:
                         fut = self._waiting.pop(item.sequence)
                         if not fut.done():
@@ -74,7 +76,7 @@ class TestEsme:
         self.send(pdu)
         return await asyncio.wait_for(fut, timeout)
 
-    async def bind(self, mode: str = "transceiver", system_id: str = "ropsms", password: str = "secret") -> Pdu:
+    async def bind(self, mode: str = "transceiver", system_id: str = "ropsms", password: str = "secret") -> Pdu:  # noqa: S107 - the demo bind
         return await self.request(Pdu(f"bind_{mode}", 0, params={
             "system_id": system_id, "password": password, "interface_version": 0x34}))
 
