@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 
 PriorityName = Literal["urgent", "normal", "bulk"]
 StateName = Literal["scheduled", "queued", "sending", "submitted", "delivered", "undeliverable", "expired",
                     "rejected", "failed", "cancelled"]
-Url = str
+Url = Annotated[str, Field(max_length=1000, pattern=r"^[hH][tT][tT][pP][sS]?://[^\s]+$",
+                           description="http:// or https:// URL")]
 
 
 class Error(Schema):
@@ -20,14 +21,21 @@ class Error(Schema):
     message: str = Field(description="What went wrong and what to do, in plain English")
 
 
-class _In(Schema):
-    model_config = ConfigDict(extra="forbid")
+_lax_datetime = TypeAdapter(datetime)
 
 
-def _check_url(value: str | None) -> str | None:
-    if value and not value.lower().startswith(("http://", "https://")):
-        raise ValueError("callback_url must be an http:// or https:// URL")
+def _iso_datetime(value: Any) -> Any:
+    """Input is strict (a number is not a string, "1" is not 1); a time must be an ISO 8601 string."""
+    if isinstance(value, str):
+        return _lax_datetime.validate_python(value)
     return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+
+class _In(Schema):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class MessageIn(_In):
@@ -37,14 +45,9 @@ class MessageIn(_In):
     sender: str | None = Field(None, max_length=16, description="Sender ID; default the short code 90085")
     priority: PriorityName = "normal"
     validity_minutes: int | None = Field(None, ge=1, le=10080, description="Give up after this long (default 48 h)")
-    scheduled_at: datetime | None = Field(None, description="Send later (ISO 8601 with time zone)")
+    scheduled_at: IsoDatetime | None = Field(None, description="Send later (ISO 8601 with time zone)")
     client_ref: str = Field("", max_length=100, description="Your own reference, searchable with ?client_ref=")
-    callback_url: Url | None = Field(None, max_length=1000, description="Where to POST the delivery callback")
-
-    @model_validator(mode="after")
-    def _url(self) -> MessageIn:
-        _check_url(self.callback_url)
-        return self
+    callback_url: Url | None = Field(None, description="Where to POST the delivery callback")
 
 
 class MessageAccepted(Schema):
@@ -105,12 +108,11 @@ class BatchIn(_In):
     sender: str | None = Field(None, max_length=16)
     priority: PriorityName = "bulk"
     validity_minutes: int | None = Field(None, ge=1, le=10080)
-    scheduled_at: datetime | None = None
-    callback_url: Url | None = Field(None, max_length=1000)
+    scheduled_at: IsoDatetime | None = None
+    callback_url: Url | None = None
 
     @model_validator(mode="after")
     def _one_shape(self) -> BatchIn:
-        _check_url(self.callback_url)
         if (self.messages is None) == (self.to is None):
             raise ValueError("give either `messages` (rows) or `to` (a list of numbers with one `text`)")
         if self.to is not None and self.text is None:

@@ -157,9 +157,15 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _respond(request, 404, {"field": "", "code": "not_found", "message": "Not found."})
 
 
-def _client(request: HttpRequest, scope: str) -> ApiClient:
+def _client(request: HttpRequest, scope: str, query: tuple[str, ...] = ()) -> ApiClient:
+    """The authenticated client, if it has `scope`. Unknown query parameters are refused, so a typo
+    such as `?clientref=` is an error rather than a silently unfiltered list."""
     client: ApiClient = request.auth  # type: ignore[attr-defined]
     services.require_scope(client, scope)
+    unknown = sorted(set(request.GET) - set(query))
+    if unknown:
+        raise ApiError(422, "unknown_parameter", f"Unknown query parameter '{unknown[0][:40]}'; known: "
+                       f"{', '.join(query) or 'none'}.", field=unknown[0][:40])
     return client
 
 
@@ -201,7 +207,7 @@ def list_messages(request: HttpRequest, client_ref: str | None = Query(None, max
                   state: StateName | None = None, batch_id: int | None = Query(None, ge=1, lt=2**63),
                   before_id: int | None = Query(None, ge=1, lt=2**63), limit: int = Query(100, ge=1, le=500)):
     """Your messages, newest first, filtered by your reference, state or batch. Needs scope `read`."""
-    client = _client(request, "read")
+    client = _client(request, "read", ("client_ref", "state", "batch_id", "before_id", "limit"))
     items = services.list_messages(client=client, client_ref=client_ref, state=state, batch_id=batch_id,
                                    before_id=before_id, limit=limit)
     return Status(200, {"items": [services.message_dict(m) for m in items],
@@ -233,8 +239,7 @@ def post_batch(request: HttpRequest, payload: BatchIn,
 def get_batch(request: HttpRequest, batch_id: int):
     """How many of the batch's messages are in each state now. Needs scope `read` or `batch`."""
     client: ApiClient = request.auth  # type: ignore[attr-defined]
-    if not client.scope_list() & {"read", "batch"}:
-        services.require_scope(client, "read")
+    _client(request, "read" if "read" in client.scope_list() else "batch")
     if not 0 < batch_id < 2**63:
         raise ApiError(404, "not_found", f"No batch {batch_id} sent by this client.", field="id")
     return Status(200, services.batch_status(client=client, batch_id=batch_id))
@@ -265,7 +270,7 @@ def post_event(request: HttpRequest, payload: EventIn,
 def get_inbound(request: HttpRequest, since_id: int = Query(0, ge=0, lt=2**63), limit: int = Query(100, ge=1, le=500)):
     """SMS received on the short code whose first word is one of your client's keywords (set in the admin),
     oldest first after `since_id`. Needs scope `read`."""
-    client = _client(request, "read")
+    client = _client(request, "read", ("since_id", "limit"))
     return Status(200, services.inbound_for(client=client, since_id=since_id, limit=limit))
 
 

@@ -63,7 +63,7 @@ def test_scheduled_and_options(api):
     ({"to": "91234567"}, 422, "text", "missing"),
     ({"to": "91234567", "text": "hi", "priority": "high"}, 422, "priority", "literal_error"),
     ({"to": "91234567", "text": "hi", "validity_minutes": 0}, 422, "validity_minutes", "greater_than_equal"),
-    ({"to": "91234567", "text": "hi", "callback_url": "ftp://x"}, 422, "", "value_error"),
+    ({"to": "91234567", "text": "hi", "callback_url": "ftp://x"}, 422, "callback_url", "string_pattern_mismatch"),
     ({"to": "91234567", "text": "hi", "surprise": 1}, 422, "surprise", "extra_forbidden"),
     ({"to": "91234567", "text": "hi", "sender": "ROP"}, 403, "sender", "sender_not_allowed"),
     ({"to": 91234567, "text": "hi"}, 422, "to", "string_type"),
