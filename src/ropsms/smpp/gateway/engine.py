@@ -25,7 +25,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from ropsms.smpp.gateway.session import (
     status_code,
 )
 from ropsms.smpp.gateway.throttle import TokenBucket
-from ropsms.smpp.pdu import concat_udh
+from ropsms.smpp.pdu import concat_udh, encode
 
 log = logging.getLogger("ropsms.smpp.gateway")
 
@@ -133,9 +133,16 @@ def source_address(source: str) -> tuple[int, int, str]:
     return 1, 1, digits
 
 
+@lru_cache(maxsize=1024)
 def validity_period(until: datetime) -> str:
-    """SMPP absolute time in UTC: YYMMDDhhmmsstnnp."""
+    """SMPP absolute time in UTC: YYMMDDhhmmsstnnp (cached: a bulk send shares one validity)."""
     return until.astimezone(UTC).strftime("%y%m%d%H%M%S") + "000+"
+
+
+@lru_cache(maxsize=4096)
+def encode_part(text: str, enc: str) -> bytes:
+    """The octets of one part (cached: the GSM codec is slow and bulk sends repeat their text)."""
+    return encoding.encode(text, enc)
 
 
 class OutMsg:
@@ -162,11 +169,11 @@ class OutMsg:
         enc = self.c.encoding
         parts = self.c.parts or [""]
         if len(parts) == 1:
-            self.payloads = [encoding.encode(parts[0], enc)]
+            self.payloads = [encode_part(parts[0], enc)]
         else:
             self.esm = 0x40
             total = len(parts)
-            self.payloads = [concat_udh(ref, total, i + 1) + encoding.encode(p, enc) for i, p in enumerate(parts)]
+            self.payloads = [concat_udh(ref, total, i + 1) + encode_part(p, enc) for i, p in enumerate(parts)]
 
     @property
     def accepted_any(self) -> bool:
@@ -352,7 +359,7 @@ class BindRunner:
                   "esm_class": msg.esm, "registered_delivery": 1, "data_coding": msg.coding,
                   "validity_period": validity_period(c.valid_until), "short_message": msg.payloads[idx]}
         session = self.tx.session
-        self.tx.send([session.submit((msg, idx), params, None, time.monotonic())])
+        self.tx.send_soon(encode(session.submit((msg, idx), params, None, time.monotonic())))
         self.counters["submit_sm"] += 1
 
     def requeue(self, msg: OutMsg, indices: list[int]) -> None:

@@ -43,6 +43,7 @@ class Link:
         self._stopping = False
         self._served = asyncio.Event()
         self.connects = 0
+        self._out: list[bytes] = []
 
     @property
     def bound(self) -> bool:
@@ -54,6 +55,17 @@ class Link:
     def write(self, data: bytes) -> None:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(data)
+
+    def send_soon(self, data: bytes) -> None:
+        """Queue bytes and write everything queued in this loop iteration with one call."""
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush_out)
+        self._out.append(data)
+
+    def _flush_out(self) -> None:
+        out, self._out = self._out, []
+        if out:
+            self.write(b"".join(out))
 
     def send(self, pdus: list[Pdu]) -> None:
         if pdus:
@@ -111,6 +123,7 @@ class Link:
             await asyncio.sleep(delay)
 
     def _lost(self, reason: str) -> None:
+        self._out = []
         session, self.session = self.session, None
         writer, self._writer = self._writer, None
         if writer is not None:

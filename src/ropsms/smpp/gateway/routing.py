@@ -25,6 +25,8 @@ class Router:
         self.binds_by_operator = binds_by_operator
         self.ported = ported
         self._cache: dict[str, tuple[str, ...]] = {}
+        # Without a ported entry the answer depends only on the first `_key_len` digits.
+        self._key_len = max((len(r.prefix) for r in self.routes), default=0)
 
     @classmethod
     def load(cls) -> Router:
@@ -52,11 +54,13 @@ class Router:
         return out
 
     def binds_for(self, msisdn: str) -> tuple[str, ...]:
-        """Bind names in the order to try them (cached per number: the table is small and static)."""
-        found = self._cache.get(msisdn)
+        """Bind names in the order to try them (cached by the prefix digits that decide it)."""
+        digits = msisdn.lstrip("+")
+        key = digits if digits in self.ported else digits[: self._key_len]
+        found = self._cache.get(key)
         if found is None:
-            found = tuple(b for op in self.operators_for(msisdn) for b in self.binds_by_operator.get(op, ()))
-            if len(self._cache) > 200_000:
+            found = tuple(b for op in self.operators_for(digits) for b in self.binds_by_operator.get(op, ()))
+            if len(self._cache) > 100_000:
                 self._cache.clear()
-            self._cache[msisdn] = found
+            self._cache[key] = found
         return found

@@ -295,7 +295,7 @@ def parse_receipt_pdu(pdu: Pdu) -> ReceiptIn | None:
         if state_code is None:
             state_code = STAT_STATE.get(fields.get("stat", ""), 7)
         error = fields.get("err", "")
-    else:
+    elif state_code != 2:  # only a failure needs its error code from the text
         raw = pdu.params.get("short_message") or b""
         if raw:
             error = parse_receipt(raw.decode("latin-1")).get("err", "")
