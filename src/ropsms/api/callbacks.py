@@ -119,10 +119,10 @@ def enqueue_final(*, now=None, limit: int = SCAN_LIMIT) -> int:
                 kind, url = "kannel", ""  # the client did not ask for this outcome: record it as done
             else:
                 kind, url = "kannel", meta["kannel_dlr_url"]
-        elif meta.get("callback_url"):
-            kind, url = "webhook", meta["callback_url"]
-        else:
+        elif meta.get("smpp_receipt"):
             kind, url = "smpp", ""
+        else:
+            kind, url = "webhook", meta["callback_url"]
         rows.append(Callback(message_id=msg.pk, client_id=clients.get(msg.producer[4:]), kind=kind, url=url,
                              next_attempt_at=now, state=Callback.State.PENDING if url or kind == "smpp"
                              else Callback.State.DONE, done_at=None if url or kind == "smpp" else now))

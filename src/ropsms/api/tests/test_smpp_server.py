@@ -1,0 +1,170 @@
+"""The SMPP server interface over real TCP, with a small ESME client on the shared codec."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.utils import timezone
+
+from ropsms.api.models import Callback
+from ropsms.api.smpp_server import SmppServer
+from ropsms.messaging.models import Message, State
+from ropsms.smpp.pdu import STATUS, Pdu, PduDecoder, concat_udh, encode, parse_receipt
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+class Esme:
+    """Just enough of an ESME: send a PDU, wait for the next PDU of a given command."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer, self.decoder, self.seq, self.inbox = reader, writer, PduDecoder(), 0, []
+
+    @classmethod
+    async def connect(cls, port):
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def request(self, command, **params) -> Pdu:
+        self.seq += 1
+        tlvs = params.pop("tlvs", {})
+        self.writer.write(encode(Pdu(command, self.seq, 0, params, tlvs)))
+        await self.writer.drain()
+        return await self.expect(command + "_resp", generic=True)
+
+    async def expect(self, command, generic=False, timeout=10.0) -> Pdu:
+        async def wait():
+            while True:
+                for i, pdu in enumerate(self.inbox):
+                    if pdu.command == command or (generic and pdu.command == "generic_nack"):
+                        return self.inbox.pop(i)
+                data = await self.reader.read(65536)
+                if not data:
+                    raise ConnectionError("closed")
+                self.inbox.extend(self.decoder.feed(data))
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def close(self):
+        self.writer.close()
+
+
+def run(scenario):
+    async def main():
+        server = SmppServer(host="127.0.0.1", port=0, poll_seconds=0.2)
+        port = await server.start()
+        try:
+            return await scenario(port)
+        finally:
+            await server.close()
+
+    return asyncio.run(main())
+
+
+def test_bind_submit_and_receipt(make_client):
+    _, key = make_client("callcentre")
+
+    async def scenario(port):
+        esme = await Esme.connect(port)
+        bound = await esme.request("bind_transceiver", system_id="callcentre", password=key, interface_version=0x34)
+        assert bound.status == STATUS.ESME_ROK and bound.params["system_id"] == "ropsms"
+        resp = await esme.request("submit_sm", source_addr="90085", destination_addr="96891234567",
+                                  short_message=b"Hello over SMPP", registered_delivery=1)
+        assert resp.status == STATUS.ESME_ROK
+        msg_id = resp.params["message_id"]
+        msg = await asyncio.to_thread(Message.objects.get, pk=int(msg_id))
+        assert msg.producer == "api:callcentre" and msg.text == "Hello over SMPP" and msg.to == "+96891234567"
+        # The gateway delivers it; the server sends the receipt as deliver_sm.
+        now = timezone.now()
+        await asyncio.to_thread(lambda: Message.objects.filter(pk=msg.pk).update(
+            state=State.DELIVERED, submitted_at=now, done_at=now))
+        receipt = await esme.expect("deliver_sm")
+        assert receipt.params["esm_class"] == 0x04
+        assert receipt.tlvs["receipted_message_id"] == msg_id and receipt.tlvs["message_state"] == 2
+        parsed = parse_receipt(receipt.params["short_message"].decode())
+        assert parsed["id"] == msg_id and parsed["stat"] == "DELIVRD"
+        esme.writer.write(encode(receipt.response()))
+        await esme.writer.drain()
+        for _ in range(50):
+            cb = await asyncio.to_thread(Callback.objects.get, message_id=msg.pk)
+            if cb.state == Callback.State.DONE:
+                break
+            await asyncio.sleep(0.05)
+        assert cb.state == Callback.State.DONE and cb.kind == "smpp"
+        unbound = await esme.request("unbind")
+        assert unbound.status == 0
+        await esme.close()
+
+    run(scenario)
+
+
+def test_ucs2_and_concatenated_parts(make_client):
+    _, key = make_client("ecustoms")
+
+    async def scenario(port):
+        esme = await Esme.connect(port)
+        await esme.request("bind_transmitter", system_id="ecustoms", password=key)
+        r = await esme.request("submit_sm", destination_addr="+96892345678", data_coding=8,
+                               short_message="مرحبا بكم".encode("utf-16-be"))
+        assert r.status == 0
+        first = await esme.request("submit_sm", destination_addr="92345678", esm_class=0x40,
+                                   short_message=concat_udh(7, 2, 1) + b"Part one, ")
+        second = await esme.request("submit_sm", destination_addr="92345678", esm_class=0x40,
+                                    short_message=concat_udh(7, 2, 2) + b"part two.")
+        assert first.status == second.status == 0
+        texts = await asyncio.to_thread(lambda: sorted(Message.objects.values_list("text", flat=True)))
+        assert texts == ["Part one, part two.", "مرحبا بكم"]
+        payload = await esme.request("submit_sm", destination_addr="92345678",
+                                     tlvs={"message_payload": b"x" * 300})
+        assert payload.status == 0
+        await esme.close()
+
+    run(scenario)
+
+
+def test_refusals(make_client):
+    _, key = make_client("epolice", scopes="read", daily_quota=1)
+    _, key2 = make_client("evisa", daily_quota=1)
+
+    async def scenario(port):
+        esme = await Esme.connect(port)
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"x")
+        assert r.status == STATUS.ESME_RINVBNDSTS  # not bound
+        r = await esme.request("bind_transmitter", system_id="epolice", password="wrong")
+        assert r.status == STATUS.ESME_RBINDFAIL
+        r = await esme.request("bind_transmitter", system_id="evisa", password=key)  # someone else's key
+        assert r.status == STATUS.ESME_RBINDFAIL
+        r = await esme.request("bind_transmitter", system_id="epolice", password=key)  # no send scope
+        assert r.status == STATUS.ESME_RBINDFAIL
+        r = await esme.request("bind_receiver", system_id="epolice", password=key)
+        assert r.status == 0
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"x")
+        assert r.status == STATUS.ESME_RINVBNDSTS  # receiver cannot submit
+        r = await esme.request("query_sm", message_id="1")
+        assert r.command == "generic_nack" and r.status == STATUS.ESME_RINVCMDID
+        r = await esme.request("enquire_link")
+        assert r.status == 0
+        await esme.close()
+
+        esme = await Esme.connect(port)
+        await esme.request("bind_transceiver", system_id="evisa", password=key2)
+        r = await esme.request("submit_sm", destination_addr="123", short_message=b"x")
+        assert r.status == STATUS.ESME_RINVDSTADR
+        r = await esme.request("submit_sm", destination_addr="92345678", source_addr="SPOOF", short_message=b"x")
+        assert r.status == STATUS.ESME_RINVSRCADR
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"")
+        assert r.status == STATUS.ESME_RINVMSGLEN
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"one")
+        assert r.status == 0
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"two")
+        assert r.status == STATUS.ESME_RMSGQFUL  # daily quota of 1
+        # A garbage frame gets generic_nack and the session lives on.
+        esme.writer.write(b"\x00\x00\x00\x10\x00\x00\x00\x99\x00\x00\x00\x00\x00\x00\x00\x2a")
+        nack = await esme.expect("generic_nack")
+        assert nack.sequence == 0x2a
+        r = await esme.request("enquire_link")
+        assert r.status == 0
+        await esme.close()
+        assert await asyncio.to_thread(Message.objects.count) == 1
+
+    run(scenario)
