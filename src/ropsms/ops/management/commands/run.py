@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from ropsms.ops.demo import demo_login
 
 # (command, extra arguments); a command that does not exist yet is simply not started.
-PROCESSES = [("smsc_sim", []), ("gateway", []), ("scheduler", []), ("web", [])]
+PROCESSES = [("smsc_sim", []), ("gateway", []), ("scheduler", []), ("smpp_server", []), ("web", [])]
 
 
 class Command(BaseCommand):
