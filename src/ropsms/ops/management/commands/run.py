@@ -78,7 +78,8 @@ class Command(BaseCommand):
     def _banner(self, port: int, names: list[str]) -> None:
         r = settings.ROPSMS
         lines = ["", "ropsms is running (Ctrl-C to stop):", f"  portal     http://127.0.0.1:{port}/",
-                 f"  admin      http://127.0.0.1:{port}/admin/"]
+                 f"  admin      http://127.0.0.1:{port}/admin/",
+                 f"  API docs   http://127.0.0.1:{port}/api/docs"]
         if "smsc_sim" in names:
             lines.append(f"  phones     http://127.0.0.1:{r['SIM_WEB_PORT']}/  (SMSC simulator, SMPP on "
                          f"{r['SIM_HOST']}:{r['SIM_PORT']})")
