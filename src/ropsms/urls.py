@@ -2,7 +2,6 @@
 
 from importlib import import_module
 
-from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
@@ -24,6 +23,8 @@ def _optional(module: str) -> list:
 urlpatterns += _optional("ropsms.ops.urls")
 urlpatterns += _optional("ropsms.api.urls")
 urlpatterns += _optional("ropsms.smpp.urls")
-urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)
+# Not i18n_patterns: with an unprefixed default language, LocaleMiddleware would force every
+# unprefixed URL (the whole portal) to English and ignore the language switcher's cookie.
+urlpatterns += [path("admin/", admin.site.urls)]
 # The portal is namespaced ("portal:compose", ...) and mounted last, at the root.
 urlpatterns += [path("", include(("ropsms.portal.urls", "portal")))] if _optional("ropsms.portal.urls") else []
