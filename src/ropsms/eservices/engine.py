@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -121,19 +122,29 @@ def _dispatch(mo: InboundMessage, msisdn: str, now: datetime) -> Outcome:
     return _query(msisdn, now, parsed)
 
 
+_QUIET = (R.SILENCED, R.RATE_LIMITED, R.BLOCKED)
+_LIMITS_SQL = (
+    "SELECT"
+    " (SELECT COUNT(*) FROM eservices_exchange WHERE msisdn = %s AND created_at > %s AND result NOT IN (%s, %s, %s)),"
+    " (SELECT COUNT(*) FROM eservices_exchange WHERE msisdn = %s AND created_at > %s AND result NOT IN (%s, %s, %s)),"
+    " (SELECT id FROM eservices_block WHERE msisdn = %s AND until > %s ORDER BY until DESC LIMIT 1)"
+)
+
+
 def _limits(msisdn: str, now: datetime, language: str) -> Outcome | None:
     """Blocked numbers and per-number rate limits; the notice is sent once, then silence."""
-    block = Block.objects.filter(msisdn=msisdn, until__gt=now).order_by("-until").first()
-    if block is not None:
-        if block.notified:
+    minute, day = now - timedelta(minutes=1), now - timedelta(days=1)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:  # one round trip: this runs for every MO
+        cursor.execute(_LIMITS_SQL, [msisdn, adapt(minute), *_QUIET, msisdn, adapt(day), *_QUIET, msisdn, adapt(now)])
+        per_minute, per_day, block_id = cursor.fetchone()
+    if block_id is not None:
+        if not Block.objects.filter(pk=block_id, notified=False).update(notified=True):
             return Outcome(R.SILENCED, language, None, note="blocked")
-        Block.objects.filter(pk=block.pk).update(notified=True)
         return Outcome(R.BLOCKED, language, system("blocked", language), note="blocked")
-    served = Exchange.objects.filter(msisdn=msisdn).exclude(result__in=[R.SILENCED, R.RATE_LIMITED, R.BLOCKED])
-    for window, limit, note in ((timedelta(minutes=1), conf.get("PER_MINUTE"), "minute"),
-                                (timedelta(days=1), conf.get("PER_DAY"), "day")):
-        since = now - window
-        if served.filter(created_at__gt=since).count() < limit:
+    for count, since, limit, note in ((per_minute, minute, conf.get("PER_MINUTE"), "minute"),
+                                      (per_day, day, conf.get("PER_DAY"), "day")):
+        if count < limit:
             continue
         log.info("rate limit (%s) for %s", note, mask(msisdn))
         metrics.increment("pull_rate_limited")
