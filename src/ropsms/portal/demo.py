@@ -165,7 +165,7 @@ def _interviews(units, admin):
         for i, (name, lang) in enumerate([("سالم بن علي الحارثي", "ar"), ("Ahmed Said Al Amri", "en"),
                                           ("مريم بنت خالد الكندية", "ar"), ("يوسف حمد البلوشي", "ar"),
                                           ("Talal Nasser Al Farsi", "en")]):
-            a, _ = Applicant.objects.get_or_create(org_unit=unit, mobile=f"+968992{i:05d}",
+            a, _ = Applicant.objects.get_or_create(org_unit=unit, mobile=f"+9689920{i + 11:04d}",
                                                    defaults={"name": name, "language": lang})
             Invitation.objects.get_or_create(session=session, applicant=a)
 

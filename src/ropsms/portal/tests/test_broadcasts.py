@@ -246,3 +246,10 @@ def test_admin_role_must_enrol_two_factor(client, org):
     device.throttle_reset()  # django-otp slows down guessing after a wrong code
     c.post("/account/two-factor/", {"token": f"{totp(device.bin_key):06d}"})
     assert c.get("/groups/").status_code == 200
+
+
+def test_language_switcher_gives_an_arabic_rtl_page(client, org):
+    c = login(client, org.sender_a1)
+    c.post("/i18n/setlang/", {"language": "ar", "next": "/"})
+    page = c.get("/").content.decode()
+    assert '<html lang="ar" dir="rtl">' in page
