@@ -95,6 +95,16 @@ def requeue_expired_leases(now: datetime) -> int:
         return cur.rowcount
 
 
+def requeue_stale_claims(*, node: str, owner: str) -> int:
+    """At start-up: claims of an earlier process of this node (killed, crashed) go back to the queue
+    now rather than when their lease runs out."""
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {MSG} SET state=%s, lease_owner='', lease_until=NULL "  # noqa: S608
+                    "WHERE state=%s AND lease_owner LIKE %s AND lease_owner<>%s",
+                    [State.QUEUED.value, State.SENDING.value, node.replace("%", "_") + "/%", owner])
+        return cur.rowcount
+
+
 def renew_message_leases(*, owner: str, lease_seconds: float, now: datetime | None = None) -> int:
     now = now or timezone.now()
     with connection.cursor() as cur:

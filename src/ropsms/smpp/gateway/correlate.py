@@ -10,11 +10,20 @@ against `MessagePart` or stores it as a `PendingReceipt`. Duplicates change noth
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ropsms.smpp import outbox
 from ropsms.smpp.gateway.ids import normalise, variants
+
+
+@dataclass(slots=True)
+class Ack:
+    """Run `send` after the ops before it are committed (the deliver_sm_resp of a stored receipt)."""
+
+    send: Callable[[], Any]
 
 
 @dataclass(slots=True)
@@ -31,7 +40,7 @@ class Correlator:
         self.early_seconds = early_seconds
         self.keep_seconds = keep_seconds
         self.by_op: dict[tuple[str, str], tuple[Tracked, int]] = {}
-        self.early: dict[tuple[str, str], tuple[str, str, datetime, float]] = {}
+        self.early: dict[tuple[str, str], tuple[str, str, datetime, float, Ack | None]] = {}
         self._order: deque[Tracked] = deque()
         self.duplicates = 0
         self.matched = 0
@@ -52,16 +61,18 @@ class Correlator:
                 for candidate in variants(raw):
                     held = self.early.pop((operator, candidate), None)
                     if held is not None:
-                        state, code, when, _ = held
+                        state, code, when, _, ack = held
                         ops.extend(self._apply(tracked, idx, state, code, when))
+                        if ack is not None:
+                            ops.append(ack)
                         break
         return ops
 
     def receipt(self, *, operator: str, raw_id: str, state: str | None, error_code: str, at: datetime,
-                now: float) -> list:
-        """Ops to write for one receipt (empty for intermediate, duplicate or held-early receipts)."""
+                now: float, ack: Ack | None = None) -> list:
+        """Ops to write for one receipt, `ack` after them (held back with a receipt that came early)."""
         if state is None:
-            return []
+            return [ack] if ack else []
         found = None
         for candidate in variants(raw_id):
             found = self.by_op.get((operator, candidate))
@@ -71,10 +82,17 @@ class Correlator:
             key = normalise(raw_id)
             if key:
                 self.early_held += 1
-                self.early[(operator, key)] = (state, error_code, at, now)
-            return []
+                previous = self.early.get((operator, key))
+                self.early[(operator, key)] = (state, error_code, at, now, ack)
+                if previous is not None and previous[4] is not None:
+                    return [previous[4]]  # a repeated early receipt: answer the older copy
+                return []
+            return [ack] if ack else []
         tracked, idx = found
-        return self._apply(tracked, idx, state, error_code, at)
+        ops = self._apply(tracked, idx, state, error_code, at)
+        if ack is not None:
+            ops.append(ack)
+        return ops
 
     def _apply(self, tracked: Tracked, idx: int, state: str, code: str, at: datetime) -> list:
         if tracked.states[idx] is not None:
@@ -95,10 +113,12 @@ class Correlator:
     def sweep(self, now: float) -> list:
         """Early receipts nobody claimed go to the database; very old registrations are forgotten."""
         ops: list = []
-        for key, (state, code, at, born) in list(self.early.items()):
+        for key, (state, code, at, born, ack) in list(self.early.items()):
             if now - born > self.early_seconds:
                 del self.early[key]
                 ops.append(outbox.Receipt(key[0], variants(key[1]), state, code, at))
+                if ack is not None:
+                    ops.append(ack)
         while self._order and now - self._order[0].born > self.keep_seconds:
             tracked = self._order.popleft()
             for key in tracked.keys:

@@ -34,7 +34,7 @@ from django.db import close_old_connections, connections
 from ropsms.messaging import encoding
 from ropsms.ops.audit import mask
 from ropsms.smpp import outbox
-from ropsms.smpp.gateway.correlate import Correlator
+from ropsms.smpp.gateway.correlate import Ack, Correlator
 from ropsms.smpp.gateway.link import Link
 from ropsms.smpp.gateway.mo import MoAssembler, MoMessage
 from ropsms.smpp.gateway.routing import Router
@@ -62,7 +62,9 @@ def utcnow() -> datetime:
 
 @dataclass
 class GatewayConfig:
-    node: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Stable per host, so a restarted gateway takes its binds back at once (two gateways on one
+    # host need different names). Message leases add the process id: see Gateway.owner.
+    node: str = field(default_factory=socket.gethostname)
     poll_interval: float = 0.02       # seconds between outbox polls when idle
     claim_batch: int = 1000
     lease_seconds: float = 60.0       # message lease; renewed while held
@@ -212,12 +214,16 @@ class Writer:
     def __init__(self, db: Db, owner: str, interval: float, max_items: int) -> None:
         self.db, self.owner, self.interval, self.max_items = db, owner, interval, max_items
         self._ops: list = []
+        self._acks: list[Ack] = []  # sent once everything added before them is committed
         self._kick = asyncio.Event()
         self.flushes = 0
         self.written = 0
         self.finals = 0
 
     def add(self, op: Any) -> None:
+        if type(op) is Ack:
+            self._acks.append(op)
+            return
         self._ops.append(op)
         if len(self._ops) >= self.max_items:
             self._kick.set()
@@ -238,19 +244,27 @@ class Writer:
             await self.flush()
 
     async def flush(self, *, attempts: int = 1000) -> None:
-        while self._ops and attempts > 0:
+        while (self._ops or self._acks) and attempts > 0:
             ops, self._ops = self._ops, []
-            try:
-                result = await self.db.call(outbox.apply, ops, owner=self.owner)
-            except Exception:
-                attempts -= 1
-                log.exception("writing %d results failed; retrying", len(ops))
-                self._ops = ops + self._ops
-                await asyncio.sleep(0.5)
-                continue
-            self.flushes += 1
-            self.written += len(ops)
-            self.finals += result.finals
+            acks, self._acks = self._acks, []
+            if ops:
+                try:
+                    result = await self.db.call(outbox.apply, ops, owner=self.owner)
+                except Exception:
+                    attempts -= 1
+                    log.exception("writing %d results failed; retrying", len(ops))
+                    self._ops = ops + self._ops
+                    self._acks = acks + self._acks
+                    await asyncio.sleep(0.5)
+                    continue
+                self.flushes += 1
+                self.written += len(ops)
+                self.finals += result.finals
+            for ack in acks:
+                try:
+                    ack.send()
+                except Exception:
+                    log.exception("sending a deliver_sm_resp failed")
 
 
 class BindRunner:
@@ -381,10 +395,10 @@ class BindRunner:
             self._wake.set()
         elif kind is ReceiptIn:
             self.counters["receipts"] += 1
-            self.gw.on_receipt(self, event)
+            self.gw.on_receipt(self, event, self._ack_for(link, event.ack))
         elif kind is MoIn:
             self.counters["mo"] += 1
-            self.gw.on_mo(self, event.pdu)
+            self.gw.on_mo(self, event.pdu, self._ack_for(link, event.ack))
         elif kind is SubmitLost:
             self.counters["timeouts" if event.reason == "timeout" else "lost"] += 1
             msg, idx = event.ref
@@ -405,6 +419,21 @@ class BindRunner:
         elif kind is PeerError:
             self.counters["peer_errors"] += 1
             log.warning("bind %s/%s: %s", self.name, link.mode, event.reason)
+
+    @staticmethod
+    def _ack_for(link: Link, pdu: Any) -> Ack | None:
+        """The deliver_sm_resp, sent later and only on the connection that carried the deliver_sm
+        (after a reconnect the SMSC delivers it again, and duplicates change nothing)."""
+        if pdu is None:
+            return None
+        session = link.session
+        data = encode(pdu)
+
+        def send() -> None:
+            if link.session is session:
+                link.send_soon(data)
+
+        return Ack(send)
 
     def _on_result(self, ev: SubmitResult) -> None:
         msg, idx = ev.ref
@@ -459,7 +488,8 @@ class BindRunner:
 class Gateway:
     def __init__(self, config: GatewayConfig | None = None) -> None:
         self.config = config or GatewayConfig()
-        self.node = self.config.node
+        self.node = self.config.node  # owns binds
+        self.owner = f"{self.node}/{os.getpid()}"  # owns message leases (this process only)
         self.runners: dict[str, BindRunner] = {}
         self.holding: dict[int, OutMsg] = {}
         self.router = Router(routes=[], binds_by_operator={}, ported={})
@@ -477,8 +507,12 @@ class Gateway:
         self.wake = asyncio.Event()
         self.db = Db(inline=self.config.inline_db)
         self.mo_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gateway-mo")
-        self.writer = Writer(self.db, self.node, self.config.flush_interval, self.config.flush_max)
+        self.writer = Writer(self.db, self.owner, self.config.flush_interval, self.config.flush_max)
         log.info("gateway %s starting", self.node)
+        stale = await self.db.call(outbox.requeue_stale_claims, node=self.node, owner=self.owner)
+        if stale:
+            log.warning("gateway %s: %d messages claimed by an earlier run of this node went back to the queue",
+                        self.node, stale)
         await self._refresh_binds()
         tasks = [asyncio.create_task(self.writer.run(), name="writer"),
                  asyncio.create_task(self._claim_loop(), name="claim"),
@@ -508,6 +542,7 @@ class Gateway:
         deadline = time.monotonic() + self.config.drain_timeout
         while any(r.in_flight for r in self.runners.values()) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        await self.writer.flush(attempts=20)  # answers the receipts already stored, while the links are up
         for runner in self.runners.values():
             await runner.close()  # unbinds; outstanding submits (if any) come back through _on_down
         for msg in list(self.holding.values()):
@@ -538,7 +573,7 @@ class Gateway:
                 continue
             limit = min(capacity, cfg.claim_batch)
             try:
-                result = await self.db.call(outbox.claim, owner=self.node, limit=limit,
+                result = await self.db.call(outbox.claim, owner=self.owner, limit=limit,
                                             lease_seconds=cfg.lease_seconds, max_attempts=cfg.max_attempts)
             except Exception:
                 log.exception("claiming from the outbox failed")
@@ -564,7 +599,8 @@ class Gateway:
                 await self.db.call(_release_and_requeue)
                 if now - last["leases"] >= cfg.lease_seconds / 3:
                     last["leases"] = now
-                    await self.db.call(outbox.renew_message_leases, owner=self.node, lease_seconds=cfg.lease_seconds)
+                    await self.db.call(outbox.renew_message_leases, owner=self.owner,
+                                       lease_seconds=cfg.lease_seconds)
                 if now - last["binds"] >= cfg.bind_lease_seconds / 3:
                     last["binds"] = now
                     await self._refresh_binds()
@@ -677,29 +713,35 @@ class Gateway:
         self.writer.extend(self.correlator.register(message_id=msg.c.id, operator=runner.operator, ids=ids,
                                                     at=now, now=time.monotonic()))
 
-    def on_receipt(self, runner: BindRunner, ev: ReceiptIn) -> None:
+    def on_receipt(self, runner: BindRunner, ev: ReceiptIn, ack: Ack | None = None) -> None:
         if not ev.message_id:
             self.counters["receipts_without_id"] += 1
+            if ack is not None:
+                ack.send()
             return
         ops = self.correlator.receipt(operator=runner.operator, raw_id=ev.message_id, state=ev.state,
-                                      error_code=ev.error_code, at=utcnow(), now=time.monotonic())
+                                      error_code=ev.error_code, at=utcnow(), now=time.monotonic(), ack=ack)
         self.writer.extend(ops)
 
     # --- MO ------------------------------------------------------------------------------------
-    def on_mo(self, runner: BindRunner, pdu: Any) -> None:
+    def on_mo(self, runner: BindRunner, pdu: Any, ack: Ack | None = None) -> None:
         mo = self.assembler.add(pdu, time.monotonic())
-        if mo is not None:
-            self._dispatch_mo(mo, runner.operator, runner.name)
+        if mo is None:
+            # One part of a longer MO, held in memory until the rest arrives: answer it now.
+            if ack is not None:
+                ack.send()
+            return
+        self._dispatch_mo(mo, runner.operator, runner.name, ack)
 
-    def _dispatch_mo(self, mo: MoMessage, operator: str, bind: str) -> None:
+    def _dispatch_mo(self, mo: MoMessage, operator: str, bind: str, ack: Ack | None = None) -> None:
         self.counters["mo"] += 1
         if self.config.inline_db:
-            self.loop.call_soon(self._handle_mo, mo, operator, bind)
+            self.loop.call_soon(self._handle_mo, mo, operator, bind, ack)
         else:
-            self.mo_pool.submit(self._handle_mo, mo, operator, bind)
+            self.mo_pool.submit(self._handle_mo, mo, operator, bind, ack)
 
-    def _handle_mo(self, mo: MoMessage, operator: str, bind: str) -> None:
-        """On an MO thread: store and dispatch, then wake the claim loop for the reply."""
+    def _handle_mo(self, mo: MoMessage, operator: str, bind: str, ack: Ack | None = None) -> None:
+        """On an MO thread: store and dispatch, then answer the SMSC and wake the claim loop."""
         from ropsms.directory.phone import InvalidNumber, parse_mobile
         from ropsms.messaging import inbound
 
@@ -710,7 +752,12 @@ class Gateway:
                 msisdn = mo.source
             inbound.receive(msisdn=msisdn, to=mo.destination, text=mo.text, operator=operator, bind=bind,
                             meta={"parts": mo.parts} if mo.parts > 1 else None)
-        except Exception:
+            if ack is not None:  # stored: the SMSC may forget it
+                if self.config.inline_db:
+                    ack.send()
+                else:
+                    self.loop.call_soon_threadsafe(ack.send)
+        except Exception:  # not stored: no answer, so the SMSC delivers it again
             log.exception("storing the MO from %s failed", mask(mo.source))
         finally:
             if not self.config.inline_db:

@@ -82,11 +82,13 @@ class ReceiptIn:
     message_id: str
     state: str | None  # final Message.state, or None for an intermediate receipt
     error_code: str
+    ack: Pdu | None = None  # the deliver_sm_resp: send it once the receipt is stored
 
 
 @dataclass(slots=True)
 class MoIn:
     pdu: Pdu
+    ack: Pdu | None = None  # the deliver_sm_resp: send it once the MO is stored
 
 
 @dataclass(slots=True)
@@ -231,8 +233,13 @@ class Session:
     def _on_deliver_sm(self, pdu: Pdu, now: float):
         if self.state is not State.BOUND or self.mode == "tx":
             return [pdu.response(STATUS.ESME_RINVBNDSTS)], [PeerError("deliver_sm while not bound as receiver")]
+        # The answer is not sent here: the owner sends `ack` once the receipt / MO is in the database,
+        # so a crash before that makes the SMSC deliver it again instead of losing it.
         receipt = parse_receipt_pdu(pdu)
-        return [pdu.response()], [receipt if receipt is not None else MoIn(pdu)]
+        if receipt is None:
+            return [], [MoIn(pdu, pdu.response())]
+        receipt.ack = pdu.response()
+        return [], [receipt]
 
     def _on_outbind(self, pdu: Pdu, now: float):
         return [], [PeerError("outbind ignored (we bind out ourselves)")]
