@@ -23,6 +23,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "decode_short_message",
     "encode",
     "format_receipt",
+    "gsm_decode",
+    "gsm_encode",
     "message_id_variants",
     "normalise_message_id",
     "parse_receipt",
@@ -509,12 +512,62 @@ def decode_short_message(data: bytes, data_coding: int) -> str:
         return data.decode("ascii", errors="replace")
     if data_coding in (2, 3, 4, 6) or 0xF4 <= data_coding <= 0xF7:
         return data.decode("latin-1")
-    from ropsms.messaging import encoding
-
     try:
-        return encoding.decode(data, "gsm")
+        return gsm_decode(data)
     except (UnicodeDecodeError, ValueError):
         return data.decode("latin-1")
+
+
+@lru_cache(maxsize=1)
+def _gsm_tables() -> tuple[str, dict[int, str], dict[int, str]]:
+    """Tables built once from the gsm0338 codec (the reference), so the hot path is one
+    `str.translate` instead of a per-character Python loop (~1 us instead of ~20 us a part)."""
+    import codecs
+
+    import gsm0338  # noqa: F401  (registers the codec)
+
+    basic = ["\0" if i == 0x1B else codecs.decode(bytes((i,)), "gsm03.38") for i in range(128)]
+    extension = {}
+    for i in range(128):
+        try:
+            ch = codecs.decode(bytes((0x1B, i)), "gsm03.38")
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if len(ch) == 1 and ch != basic[i]:
+            extension[i] = ch
+    # encoding: every ASCII code point defaults to a non-ASCII sentinel, so an unmapped character
+    # (ASCII or not) leaves a non-ASCII result and is caught by one isascii() check
+    encode = {cp: "\uffff" for cp in range(128)}
+    encode.update({ord(ch): "\x1b" + chr(i) for i, ch in extension.items()})
+    encode.update({ord(ch): chr(i) for i, ch in enumerate(basic) if i != 0x1B})
+    return "".join(basic), extension, encode
+
+
+def gsm_decode(data: bytes) -> str:
+    """GSM 03.38 default alphabet, unpacked (one septet per octet), with the extension table."""
+    basic, extension, _ = _gsm_tables()
+    if max(data, default=0) > 0x7F:
+        raise ValueError("octet above 0x7F in GSM 7-bit text")
+    if 0x1B not in data:
+        return data.decode("ascii").translate(basic)
+    # ESC + code: the extension character (or, per 03.38, the basic one if the code has none)
+    chunks = data.split(b"\x1b")
+    out = [chunks[0].decode("ascii").translate(basic)]
+    for chunk in chunks[1:]:
+        if not chunk:  # ESC ESC or a trailing ESC: nothing to print (tolerated, not raised)
+            continue
+        out.append(extension.get(chunk[0], basic[chunk[0]]))
+        out.append(chunk[1:].decode("ascii").translate(basic))
+    return "".join(out)
+
+
+def gsm_encode(text: str) -> bytes:
+    """Text to unpacked GSM 03.38 octets; ValueError names the first character outside the alphabet."""
+    out = text.translate(_gsm_tables()[2])
+    if out.isascii():
+        return out.encode("ascii")
+    bad = next(ch for ch in text if not ch.translate(_gsm_tables()[2]).isascii())
+    raise ValueError(f"{bad!r} is not in the GSM 03.38 alphabet")
 
 
 # --------------------------------------------------------------------------- receipts

@@ -285,3 +285,25 @@ def test_message_id_variants_match_hex_and_decimal_forms():
     assert not same("1a2b", "1a2c")
     assert not same("abc-1", "abc-2")
     assert message_id_variants("xyz") == {"xyz"}
+
+
+# ----------------------------------------------------------------------------- fast GSM 03.38
+def test_gsm_fast_path_agrees_with_the_gsm0338_codec():
+    import codecs
+
+    from ropsms.messaging.encoding import gsm_costs
+    from ropsms.smpp.pdu import gsm_decode, gsm_encode
+
+    alphabet = "".join(sorted(gsm_costs()))
+    reference = codecs.encode(alphabet, "gsm03.38")
+    assert gsm_encode(alphabet) == reference
+    assert gsm_decode(reference) == alphabet == codecs.decode(reference, "gsm03.38")
+    text = "Fine: 20.000 OMR {ref #7} [a|b] ~x^ € @home_ $5 ¡Hola! ÄÖÑÜ§¿äöñüà\n"
+    assert gsm_encode(text) == codecs.encode(text, "gsm03.38")
+    assert gsm_decode(gsm_encode(text)) == text
+    with pytest.raises(ValueError, match="'`'"):
+        gsm_encode("back`tick")
+    with pytest.raises(ValueError, match="'م'"):
+        gsm_encode("abc مرحبا")
+    with pytest.raises(ValueError):
+        gsm_decode(b"\x80")
