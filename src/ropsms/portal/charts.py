@@ -14,14 +14,21 @@ COLOURS = {
 }
 
 
+BAR_X, BAR_SPAN = 32, 58  # bars start at 32% of the width and the longest spans 58%
+
+
 @dataclass
 class Bar:
     state: str
     label: str
     count: int
-    width: float  # percent of the longest bar
+    width: float  # percent of the chart width (the longest bar gets BAR_SPAN)
     y: int
     colour: str
+
+    @property
+    def count_x(self) -> float:
+        return BAR_X + self.width + 1
 
 
 def state_chart(counts: dict[str, int]) -> dict:
@@ -30,5 +37,6 @@ def state_chart(counts: dict[str, int]) -> dict:
     for i, state in enumerate(State):
         n = counts.get(state.value, 0)
         bars.append(Bar(state=state.value, label=str(state.label), count=n,
-                        width=round(100 * n / top, 1) if top else 0, y=i * 26, colour=COLOURS[state.value]))
-    return {"bars": bars, "height": len(bars) * 26}
+                        width=round(BAR_SPAN * n / top, 1) if top else 0, y=i * 26 + 4,
+                        colour=COLOURS[state.value]))
+    return {"bars": bars, "height": len(bars) * 26 + 8, "x": BAR_X, "span": BAR_SPAN}

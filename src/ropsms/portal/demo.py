@@ -170,6 +170,21 @@ def _interviews(units, admin):
             Invitation.objects.get_or_create(session=session, applicant=a)
 
 
+def _feedback(units):
+    try:
+        from ropsms.eservices.models import Feedback
+    except ImportError:
+        return
+    for ticket, msisdn, text, lang, unit in [
+        ("DEMO-FB-1", "+96899300011", "الإشارة الضوئية عند دوار البرج معطلة منذ يومين", "ar", None),
+        ("DEMO-FB-2", "+96899300012", "Thank you for the quick help at the Seeb licensing counter.", "en", "DGT"),
+        ("DEMO-FB-3", "+96899300013", "شكوى: تأخر تجديد الرخصة أكثر من أسبوع", "ar", None),
+    ]:
+        Feedback.objects.get_or_create(ticket=ticket, defaults={
+            "msisdn": msisdn, "text": text, "language": lang, "unit": units.get(unit) if unit else None,
+            "status": "assigned" if unit else "new"})
+
+
 def load(stdout) -> None:
     User = get_user_model()
     units = _units(stdout)
@@ -177,6 +192,7 @@ def load(stdout) -> None:
     _groups(units)
     _templates(units)
     _policies(units)
+    _feedback(units)
     admin = User.objects.filter(username="admin").first()
     if admin is not None:
         Profile.objects.update_or_create(user=admin, defaults={"org_unit": units["DGO"], "roles": ["system_admin"]})

@@ -180,3 +180,21 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.applicant} @ {self.session}"
+
+
+class ComplaintReply(models.Model):
+    """An SMS reply to a citizen's feedback (eservices `Feedback`), sent from the complaints inbox."""
+
+    feedback = models.ForeignKey("eservices.Feedback", on_delete=models.CASCADE, related_name="portal_replies")
+    text = models.TextField(_("reply"))
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("complaint reply")
+        verbose_name_plural = _("complaint replies")
+        ordering = ["sent_at"]
+
+    def __str__(self) -> str:
+        return f"reply to feedback {self.feedback_id}"

@@ -368,7 +368,8 @@ def report_rows(broadcast: Broadcast):
     people = {p.pk: p for p in Person.objects.filter(pk__in=person_ids).select_related("org_unit")}
     for m in msgs.iterator(chunk_size=2000):
         p = people.get(int(m.client_ref.split(":", 1)[1])) if m.client_ref.startswith("person:") else None
-        yield {"to": m.to, "name": p.name_en if p else "", "unit": p.org_unit.code if p and p.org_unit else "",
+        yield {"to": m.to, "name": p.name_en if p else "", "name_ar": p.name_ar if p else "",
+               "unit": p.org_unit.code if p and p.org_unit else "",
                "state": m.state, "parts": m.parts_count, "created": m.created_at, "submitted": m.submitted_at,
                "final state at": m.done_at, "error code": m.error_code, "error": m.error_text,
                "updated": m.done_at or m.submitted_at or m.sending_at or m.created_at,

@@ -25,4 +25,5 @@ urlpatterns = [
     path("recruitment/", views.recruitment, name="recruitment"),
     path("recruitment/<int:pk>/", views.interview, name="interview"),
     path("complaints/", views.complaints, name="complaints"),
+    path("complaints/<int:pk>/", views.complaint, name="complaint"),
 ]

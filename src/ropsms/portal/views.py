@@ -371,3 +371,10 @@ def complaints(request: HttpRequest, pu: PortalUser) -> HttpResponse:
         return render(request, "portal/complaints.html", {"available": False})
     return comp.inbox(request, pu)
 
+
+@portal_view("complaints")
+def complaint(request: HttpRequest, pu: PortalUser, pk: int) -> HttpResponse:
+    from ropsms.portal import complaints as comp
+
+    return comp.detail(request, pu, pk)
+

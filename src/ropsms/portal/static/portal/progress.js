@@ -15,8 +15,15 @@
       Object.keys(p.counts).forEach(function (s) { top = Math.max(top, p.counts[s]); });
       Object.keys(p.counts).forEach(function (s) {
         document.querySelectorAll('[data-count="' + s + '"]').forEach(function (el) { el.textContent = p.counts[s]; });
+        var chart = document.querySelector("svg.chart");
         var rect = document.querySelector('[data-bar="' + s + '"]');
-        if (rect) { rect.setAttribute("width", (top ? (100 * p.counts[s] / top) : 0) * 0.6 + "%"); }
+        var label = document.querySelector('[data-bar-count="' + s + '"]');
+        if (chart && rect) {
+          var x = parseFloat(chart.dataset.x), span = parseFloat(chart.dataset.span);
+          var w = top ? span * p.counts[s] / top : 0;
+          rect.setAttribute("width", w.toFixed(1) + "%");
+          if (label) { label.setAttribute("x", (x + w + 1).toFixed(1) + "%"); }
+        }
       });
       box.dataset.state = p.finished ? "finished" : "running";
       if (p.finished) {
