@@ -253,3 +253,10 @@ def test_language_switcher_gives_an_arabic_rtl_page(client, org):
     c.post("/i18n/setlang/", {"language": "ar", "next": "/"})
     page = c.get("/").content.decode()
     assert '<html lang="ar" dir="rtl">' in page
+
+
+def test_arabic_pages_are_translated(client, org):
+    c = login(client, org.sender_a1)
+    c.post("/i18n/setlang/", {"language": "ar", "next": "/"})
+    page = c.get("/").content.decode()
+    assert "لوحة المعلومات" in page and "رسالة جماعية جديدة" in page
