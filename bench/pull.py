@@ -69,7 +69,7 @@ def report(name: str, latencies_ms: list[float], offered: int, elapsed: float) -
           f"p99 {q[98]:.1f} ms, max {latencies_ms[-1]:.1f} ms")
 
 
-def setup_django() -> None:
+def setup_django(*, all_demo: bool = True) -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ropsms.settings")
@@ -77,9 +77,18 @@ def setup_django() -> None:
     import io
 
     from django.core.management import call_command
+    from django.db import transaction
 
     call_command("migrate", verbosity=0, interactive=False)
-    call_command("demo_data", stdout=io.StringIO())
+    if all_demo:
+        call_command("demo_data", stdout=io.StringIO())
+        return
+    from ropsms.eservices import demo as eservices_demo
+    from ropsms.smpp import demo as smpp_demo
+
+    with transaction.atomic():
+        smpp_demo.load(io.StringIO())
+        eservices_demo.load(io.StringIO())
 
 
 def run_engine(rate: int, seconds: int) -> None:
@@ -108,6 +117,78 @@ def run_engine(rate: int, seconds: int) -> None:
     report("engine (MO due -> reply queued)", latencies, n, elapsed)
 
 
+def run_smpp(rate: int, seconds: int) -> None:
+    """The simulator in this process (its clock stamps both ends), the gateway as a real process."""
+    import asyncio
+
+    setup_django(all_demo=False)
+    from django.conf import settings
+    from django.db import connections
+
+    from ropsms.smpp.simulator.smsc import Simulator
+
+    mos = workload(rate * seconds + 100)
+    connections.close_all()  # the gateway process owns the writes from here on
+    port = int(settings.ROPSMS["SIM_PORT"])
+
+    async def drive() -> None:
+        sim = Simulator(port=port, web_port=None, receipt_delay=0.05, seed=7, enquire_link_interval=0)
+        await sim.start()
+        gateway = subprocess.Popen([sys.executable, "-m", "ropsms.cli", "gateway"], stdout=subprocess.DEVNULL)
+        try:
+            if not await sim.wait_until(lambda: bool(sim.bound_sessions()), timeout=60):
+                raise SystemExit("the gateway did not bind to the simulator")
+            for sender, text in mos[:100]:  # warm-up
+                sim.send_mo(sender, text)
+            await sim.wait_until(lambda: _mt_count(sim) >= 100, 30)
+            sim.phones.clear()
+            sent = []
+            start = time.perf_counter()
+            for i, (sender, text) in enumerate(mos[100:]):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                sim.send_mo(sender, text)
+                sent.append(sender)
+            offered_for = time.perf_counter() - start
+            await sim.wait_until(lambda: _mt_count(sim) >= len(sent), timeout=60)
+            elapsed = time.perf_counter() - start
+            latencies = _pair(sim)
+            print(f"offered {len(sent)} MOs in {offered_for:.1f}s ({len(sent) / offered_for:.0f}/s)")
+            report("smpp (deliver_sm out of the SMSC -> reply submit_sm into the SMSC)", latencies, len(sent), elapsed)
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
+            await sim.stop()
+
+    asyncio.run(drive())
+
+
+def _mt_count(sim) -> int:
+    return sum(1 for box in sim.phones._boxes.values() for e in box if e.direction == "mt")
+
+
+def _pair(sim) -> list[float]:
+    """Per phone, the n-th reply answers the n-th MO (every MO gets exactly one reply)."""
+    latencies = []
+    for box in sim.phones._boxes.values():
+        waiting = []
+        for entry in box:
+            if entry.direction == "mo":
+                waiting.append(entry.at)
+            elif waiting:
+                latencies.append((entry.at - waiting.pop(0)) * 1000)
+    return latencies
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=200, help="MOs per second")
@@ -116,17 +197,13 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        if args.mode == "engine":
-            run_engine(args.rate, args.seconds)
-        else:
-            from bench_pull_smpp import run_smpp  # noqa: PLC0415 - see below
-
-            run_smpp(args.rate, args.seconds)
+        (run_engine if args.mode == "engine" else run_smpp)(args.rate, args.seconds)
         return
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "ROPSMS_VAR_DIR": tmp, "ROPSMS_SQLITE_PATH": f"{tmp}/bench.sqlite3",
                "ROPSMS_PULL_PER_MINUTE": "1000000", "ROPSMS_PULL_PER_DAY": "1000000",
-               "ROPSMS_PULL_PROBE_LIMIT": "1000000", "ROPSMS_LOG_LEVEL": "WARNING"}
+               "ROPSMS_PULL_PROBE_LIMIT": "1000000", "ROPSMS_LOG_LEVEL": "WARNING",
+               "ROPSMS_SIM_PORT": str(free_port()), "DJANGO_SETTINGS_MODULE": "ropsms.settings"}
         env.pop("DATABASE_URL", None)
         argv = [sys.executable, __file__, "--child", "--mode", args.mode, "--rate", str(args.rate),
                 "--seconds", str(args.seconds)]

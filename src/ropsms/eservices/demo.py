@@ -74,6 +74,7 @@ COMPANY = [("Al Noor Trading LLC", "شركة النور للتجارة ش.م.م"
 CARS = [("Toyota", "Land Cruiser"), ("Toyota", "Camry"), ("Nissan", "Patrol"), ("Hyundai", "Elantra"),
         ("Kia", "Sportage"), ("Mitsubishi", "Pajero"), ("Lexus", "LX570"), ("Ford", "Ranger"), ("Honda", "Accord"),
         ("Isuzu", "D-Max")]
+MOBILE_PREFIXES = ["91", "92", "93", "94", "95", "96", "97", "98", "99", "71", "72", "78", "79"]
 LETTER_CODES = ["A", "B", "D", "H", "J", "K", "M", "R", "S", "T", "W", "Y"]
 
 
@@ -154,7 +155,7 @@ def _generate(rng: random.Random, today: date, people_count: int = 3000) -> dict
 
     people = []
     for i in range(people_count):
-        mobile = unique(lambda: f"+968{rng.choice('9797')}{rng.randint(1000000, 9999999)}", taken_mobiles)
+        mobile = unique(lambda: f"+968{rng.choice(MOBILE_PREFIXES)}{rng.randint(100000, 999999)}", taken_mobiles)
         if i % 50 == 0:
             en, ar = rng.choice(COMPANY)
             cr = unique(lambda: str(rng.randint(1000000, 9999999)), taken_cr)
