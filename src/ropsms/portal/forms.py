@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ropsms.directory.models import Group, OrgUnit
 from ropsms.portal.models import InterviewSession, MessageTemplate, UnitPolicy
-from ropsms.portal.ranks import RANKS
+from ropsms.portal.ranks import RANKS, rank_name
 
 
 def unit_choices(units, language: str) -> list[tuple[int, str]]:
@@ -41,7 +41,8 @@ class ComposeForm(forms.Form):
         self.fields["unit"].choices = choices
         self.fields["units"].choices = choices
         self.fields["groups"].choices = [(g.pk, f"{g.name(language)} ({g.owner_unit.code})") for g in groups]
-        self.fields["staff"].choices = [(p.pk, f"{p.name(language)} · {p.rank} · {p.org_unit.code}") for p in staff]
+        self.fields["staff"].choices = [
+            (p.pk, f"{p.name(language)} · {rank_name(p.rank, language)} · {p.org_unit.code}") for p in staff]
         self.fields["template"].choices = [("", "—")] + [(t.pk, t.name) for t in templates]
 
 

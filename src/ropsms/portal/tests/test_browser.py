@@ -142,6 +142,7 @@ def test_compose_to_a_group_and_watch_it_delivered(stack, page):
     assert page.text_content('#counter [data-c="encoding"]').startswith("UCS-2")
     page.click("button[value=preview]")
     assert "12 recipients" in page.text_content("#preview-h + p")
+    shot(page, "portal-compose-en.png")
     page.click("button[value=send]")
     page.wait_for_url("**/broadcasts/*/")
     wait_finished(page)
@@ -156,6 +157,11 @@ def test_compose_to_a_group_and_watch_it_delivered(stack, page):
     shot(page, "portal-broadcast-ar.png")
     page.goto(stack["base"] + "/")
     shot(page, "portal-dashboard-ar.png")
+    page.goto(stack["base"] + "/compose/")
+    page.fill("#id_text", "{rank} {name}: اجتماع طارئ في غرفة العمليات الساعة العاشرة صباحا، "
+                          "الحضور إلزامي لجميع الضباط")
+    assert page.text_content('#counter [data-c="parts"]') == "2"
+    shot(page, "portal-compose-ar.png")
     page.select_option("#lang-select", "en")
     page.wait_for_selector('html[lang="en"]')
 
