@@ -12,6 +12,7 @@ class PortalConfig(AppConfig):
         from ropsms.messaging.inbound import register_interceptor
         from ropsms.messaging.services import register_quota_policy
         from ropsms.ops.scheduler import register_job
+        from ropsms.portal import signals  # noqa: F401  (log-in audit receivers)
         from ropsms.portal.recruitment import reply_interceptor, send_due_reminders
         from ropsms.portal.services import quota_policy
 

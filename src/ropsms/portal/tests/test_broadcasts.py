@@ -260,3 +260,16 @@ def test_arabic_pages_are_translated(client, org):
     c.post("/i18n/setlang/", {"language": "ar", "next": "/"})
     page = c.get("/").content.decode()
     assert "لوحة المعلومات" in page and "رسالة جماعية جديدة" in page
+
+
+def test_logins_and_user_changes_are_audited(client, org, admin_user):
+    client.post("/login/", {"username": "sender_a1", "password": "wrong"})
+    client.post("/login/", {"username": "sender_a1", "password": "a-Long-pass-123"})
+    actions = list(AuditEntry.objects.filter(actor="user:sender_a1").values_list("action", flat=True))
+    assert "user.login_failed" in actions and "user.login" in actions
+    c = login(client, admin_user)
+    resp = c.post(f"/admin/auth/user/{org.sender_b.pk}/change/", {
+        "username": "sender_b", "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00",
+        "first_name": "Badr", "last_name": "", "email": ""})
+    assert resp.status_code == 302
+    assert AuditEntry.objects.filter(action="user.change", target="user:sender_b", actor="user:admin").exists()
