@@ -9,14 +9,14 @@ against `MessagePart` or stores it as a `PendingReceipt`. Duplicates change noth
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ropsms.smpp import outbox
-from ropsms.smpp.gateway.ids import normalise, variants
+from ropsms.smpp.gateway.ids import normalise, readings, variants
 
 
 @dataclass(slots=True)
@@ -42,9 +42,19 @@ class Correlator:
         self.by_op: dict[tuple[str, str], tuple[Tracked, int]] = {}
         self.early: dict[tuple[str, str], tuple[str, str, datetime, float, Ack | None]] = {}
         self._order: deque[Tracked] = deque()
+        self.kinds: dict[str, Counter[str]] = {}  # operator -> how its receipts wrote matched ids
         self.duplicates = 0
         self.matched = 0
         self.early_held = 0
+
+    def learned(self, operator: str) -> str | None:
+        """The id reading this operator's receipts use ("exact", "hex2dec", "dec2hex"), once seen."""
+        counts = self.kinds.get(operator)
+        return counts.most_common(1)[0][0] if counts else None
+
+    def _allowed(self, operator: str, kind: str) -> bool:
+        learned = self.learned(operator)
+        return learned is None or kind == learned or (kind == "exact" and learned == "exact")
 
     def register(self, *, message_id: int, operator: str, ids: list[str], at: datetime,
                  now: float) -> list:
@@ -58,10 +68,15 @@ class Correlator:
         ops: list = []
         if self.early:
             for idx, raw in enumerate(ids):
-                for candidate in variants(raw):
+                # The early receipt wrote the id its own way: its reading of *our* id is the inverse.
+                for kind, candidate in readings(raw):
+                    inverse = {"hex2dec": "dec2hex", "dec2hex": "hex2dec"}.get(kind, kind)
+                    if not self._allowed(operator, inverse):
+                        continue
                     held = self.early.pop((operator, candidate), None)
                     if held is not None:
                         state, code, when, _, ack = held
+                        self.kinds.setdefault(operator, Counter())[inverse] += 1
                         ops.extend(self._apply(tracked, idx, state, code, when))
                         if ack is not None:
                             ops.append(ack)
@@ -69,25 +84,35 @@ class Correlator:
         return ops
 
     def receipt(self, *, operator: str, raw_id: str, state: str | None, error_code: str, at: datetime,
-                now: float, ack: Ack | None = None) -> list:
-        """Ops to write for one receipt, `ack` after them (held back with a receipt that came early)."""
+                now: float, ack: Ack | None = None, outstanding: bool = True) -> list:
+        """Ops to write for one receipt, `ack` after them.
+
+        Unknown ids are held briefly in case their submit_sm_resp is on its way (only while submits
+        are outstanding: a receipt redelivered after a restart goes straight to the database).
+        """
         if state is None:
             return [ack] if ack else []
         found = None
-        for candidate in variants(raw_id):
+        for kind, candidate in readings(raw_id):
+            if not self._allowed(operator, kind):
+                continue
             found = self.by_op.get((operator, candidate))
             if found is not None:
+                self.kinds.setdefault(operator, Counter())[kind] += 1
                 break
         if found is None:
             key = normalise(raw_id)
-            if key:
-                self.early_held += 1
-                previous = self.early.get((operator, key))
-                self.early[(operator, key)] = (state, error_code, at, now, ack)
-                if previous is not None and previous[4] is not None:
-                    return [previous[4]]  # a repeated early receipt: answer the older copy
-                return []
-            return [ack] if ack else []
+            if not key:
+                return [ack] if ack else []
+            if not outstanding:
+                ops: list = [outbox.Receipt(operator, variants(key), state, error_code, at)]
+                return [*ops, ack] if ack else ops
+            self.early_held += 1
+            previous = self.early.get((operator, key))
+            self.early[(operator, key)] = (state, error_code, at, now, ack)
+            if previous is not None and previous[4] is not None:
+                return [previous[4]]  # a repeated early receipt: answer the older copy
+            return []
         tracked, idx = found
         ops = self._apply(tracked, idx, state, error_code, at)
         if ack is not None:

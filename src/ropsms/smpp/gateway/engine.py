@@ -719,8 +719,10 @@ class Gateway:
             if ack is not None:
                 ack.send()
             return
+        outstanding = any(r.in_flight for r in self.runners.values() if r.operator == runner.operator)
         ops = self.correlator.receipt(operator=runner.operator, raw_id=ev.message_id, state=ev.state,
-                                      error_code=ev.error_code, at=utcnow(), now=time.monotonic(), ack=ack)
+                                      error_code=ev.error_code, at=utcnow(), now=time.monotonic(), ack=ack,
+                                      outstanding=outstanding)
         self.writer.extend(ops)
 
     # --- MO ------------------------------------------------------------------------------------

@@ -36,3 +36,24 @@ def variants(value: str | bytes | None) -> tuple[str, ...]:
             if as_hex not in out:
                 out.append(as_hex)
     return tuple(out)
+
+
+def readings(value: str | bytes | None) -> list[tuple[str, str]]:
+    """Like `variants()` but says which reading each is: "exact", "hex2dec" or "dec2hex".
+
+    The correlator learns, per operator, which reading its receipts use, so a decimal id is not
+    matched to the message whose hex id happens to have the same digits.
+    """
+    norm = normalise(value)
+    if not norm:
+        return []
+    out = [("exact", norm)]
+    if len(norm) <= 32 and set(norm) <= _HEX:
+        as_decimal = str(int(norm, 16))
+        if as_decimal != norm:
+            out.append(("hex2dec", as_decimal))
+        if norm.isdigit():
+            as_hex = format(int(norm), "x")
+            if as_hex != norm:
+                out.append(("dec2hex", as_hex))
+    return out
