@@ -113,6 +113,7 @@ NAV = [
     ("portal:templates", _("Templates"), "templates"),
     ("portal:recruitment", _("Recruitment"), "recruitment"),
     ("portal:complaints", _("Complaints"), "complaints"),
+    ("portal:audit", _("Audit"), "audit"),
 ]
 
 

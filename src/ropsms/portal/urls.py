@@ -25,5 +25,6 @@ urlpatterns = [
     path("recruitment/", views.recruitment, name="recruitment"),
     path("recruitment/<int:pk>/", views.interview, name="interview"),
     path("complaints/", views.complaints, name="complaints"),
+    path("audit/", views.audit, name="audit"),
     path("complaints/<int:pk>/", views.complaint, name="complaint"),
 ]

@@ -378,3 +378,19 @@ def complaint(request: HttpRequest, pu: PortalUser, pk: int) -> HttpResponse:
 
     return comp.detail(request, pu, pk)
 
+
+
+@portal_view("audit")
+def audit(request: HttpRequest, pu: PortalUser) -> HttpResponse:
+    """The audit trail of the user's units (everything, for a system administrator)."""
+    from ropsms.ops.models import AuditEntry
+
+    qs = AuditEntry.objects.all()
+    if not pu.is_system_admin:
+        qs = qs.filter(unit__in=list(pu.visible_units().values_list("code", flat=True)))
+    action = request.GET.get("action", "").strip()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "portal/audit.html", {"page": page, "action": action,
+                                                 "extra": f"&action={action}" if action else ""})

@@ -273,3 +273,30 @@ def test_logins_and_user_changes_are_audited(client, org, admin_user):
         "first_name": "Badr", "last_name": "", "email": ""})
     assert resp.status_code == 302
     assert AuditEntry.objects.filter(action="user.change", target="user:sender_b", actor="user:admin").exists()
+
+
+def test_audit_page_shows_own_units_only(client, org):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    compose(login(client, org.sender_b), unit=org.B.pk, groups=[org.group_b.pk], title="B news")
+    compose(login(client, org.sender_a1), unit=org.A1.pk, groups=[org.group_a1.pk], title="A1 news")
+    from django.contrib.auth import get_user_model
+
+    from ropsms.portal.models import Profile
+
+    ops = get_user_model().objects.create_user(username="ops_a", password="x-Long-pass-123")
+    Profile.objects.create(user=ops, org_unit=org.A, roles=["operations"])
+    c = login(client, ops)
+    assert c.get("/audit/").status_code == 302  # operations must use two-factor first
+    device = TOTPDevice.objects.create(user=ops, name="t", confirmed=True)
+    from django.test import RequestFactory
+    from django_otp import login as otp_login
+
+    request = RequestFactory().get("/")
+    request.session = c.session
+    request.user = ops
+    otp_login(request, device)
+    request.session.save()
+    page = c.get("/audit/?action=broadcast").content.decode()
+    assert "A1" in page and ">B<" not in page
+    assert login(client, org.sender_a1).get("/audit/").status_code == 403
