@@ -66,6 +66,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
+        keys.forget_cached_keys()  # scope / limit changes apply at once in this process
         record(actor=_actor(request), action="api.client.change" if change else "api.client.create",
                target=obj.producer, fields=sorted(form.changed_data))
 

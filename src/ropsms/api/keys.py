@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +25,17 @@ from ropsms.ops.audit import record
 
 KEY_PREFIX = "rop_"
 _LAST_USED_EVERY = timedelta(minutes=1)
+# Authenticated keys are remembered in this process for a few seconds (the hot path of every request
+# is then one dict lookup and one SHA-256). Revoking or rotating in this process clears it at once;
+# other processes follow within CACHE_SECONDS.
+CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, ApiKey]] = {}
+_cache_lock = threading.Lock()
+
+
+def forget_cached_keys() -> None:
+    with _cache_lock:
+        _cache.clear()
 
 
 def digest(key: str) -> str:
@@ -62,6 +75,7 @@ def issue_key(*, client: ApiClient, actor: str, overlap: timedelta | None = None
             client.webhook_secret = new_webhook_secret()
             ApiClient.objects.filter(pk=client.pk).update(webhook_secret=client.webhook_secret)
         issued = _new_key(client)
+    forget_cached_keys()
     record(actor=actor, action="api.key.issue", target=client.producer,
            overlap_hours=None if overlap is None else overlap.total_seconds() / 3600)
     return issued
@@ -77,6 +91,7 @@ def rotate_webhook_secret(*, client: ApiClient, actor: str) -> str:
 def revoke_keys(*, client: ApiClient, actor: str) -> int:
     """Revoke every key of `client` at once."""
     n = ApiKey.objects.filter(client=client, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    forget_cached_keys()
     record(actor=actor, action="api.key.revoke", target=client.producer, keys=n)
     return n
 
@@ -88,15 +103,31 @@ def authenticate(key: str) -> ApiClient | None:
     prefix, sep, _ = key[len(KEY_PREFIX):].partition("_")
     if not sep:
         return None
-    row = ApiKey.objects.select_related("client").filter(prefix=prefix).first()
+    row = _lookup(prefix)
     if row is None or not hmac.compare_digest(row.digest, digest(key)):
         return None
     now = timezone.now()
     if not row.usable(now) or not row.client.active:
         return None
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_EVERY:
+        row.last_used_at = now
         ApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
     return row.client
+
+
+def _lookup(prefix: str) -> ApiKey | None:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(prefix)
+    if hit and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    row = ApiKey.objects.select_related("client").filter(prefix=prefix).first()
+    if row is not None:
+        with _cache_lock:
+            if len(_cache) > 10000:
+                _cache.clear()
+            _cache[prefix] = (now, row)
+    return row
 
 
 def authenticate_login(username: str, password: str) -> ApiClient | None:

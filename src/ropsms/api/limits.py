@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -44,6 +45,7 @@ def take_token(client_id: int, rate: int) -> float:
 def reset_buckets() -> None:
     with _lock:
         _buckets.clear()
+    _clients.clear()
 
 
 def seconds_until_tomorrow(now: datetime | None = None) -> int:
@@ -62,9 +64,9 @@ def quota_policy(producer: str, count: int) -> None:
     """Registered with the outbox: refuse a send that would take an API client over its daily quota."""
     if not producer.startswith("api:") or count <= 0:
         return
-    from ropsms.api.models import ApiClient, DailyUsage
+    from ropsms.api.models import DailyUsage
 
-    client = ApiClient.objects.filter(slug=producer[4:]).only("id", "daily_quota").first()
+    client = _client_quota(producer[4:])
     if client is None:
         return
     day = timezone.localdate()
@@ -89,6 +91,22 @@ def quota_policy(producer: str, count: int) -> None:
         f"Daily quota reached: {used} of {client.daily_quota} messages sent today; "
         f"{max(0, client.daily_quota - used)} left, this request needs {count}.",
         retry_after=seconds_until_tomorrow())
+
+
+_clients: dict[str, tuple[float, Any]] = {}
+
+
+def _client_quota(slug: str):
+    """The client's id and quota, remembered for a few seconds (read on every message sent)."""
+    from ropsms.api.models import ApiClient
+
+    now = time.monotonic()
+    hit = _clients.get(slug)
+    if hit and now - hit[0] < 5.0:
+        return hit[1]
+    client = ApiClient.objects.filter(slug=slug).only("id", "daily_quota").first()
+    _clients[slug] = (now, client)
+    return client
 
 
 def _add(model, client_id: int, day, count: int) -> None:

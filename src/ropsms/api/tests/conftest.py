@@ -7,7 +7,7 @@ import tempfile
 import pytest
 from django.db import connections
 
-from ropsms.api import limits
+from ropsms.api import keys, limits
 from ropsms.api.keys import issue_key
 from ropsms.api.models import ApiClient
 
@@ -20,7 +20,11 @@ if _db["ENGINE"].endswith("sqlite3") and not _db.setdefault("TEST", {}).get("NAM
 
 
 @pytest.fixture(autouse=True)
-def _fresh_buckets():
+def _fresh_buckets(monkeypatch):
+    """Tests change clients and keys behind the API's back: no in-process key cache here
+    (test_keys_cache covers the cache itself)."""
+    monkeypatch.setattr(keys, "CACHE_SECONDS", 0.0)
+    keys.forget_cached_keys()
     limits.reset_buckets()
     yield
     limits.reset_buckets()

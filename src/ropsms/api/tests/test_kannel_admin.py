@@ -128,3 +128,19 @@ def test_inactive_client_cannot_authenticate(make_client):
     c, key = make_client()
     ApiClient.objects.filter(pk=c.pk).update(active=False)
     assert authenticate(key) is None
+
+
+def test_keys_cache_and_revocation_clears_it(make_client, monkeypatch):
+    from ropsms.api import keys
+
+    monkeypatch.setattr(keys, "CACHE_SECONDS", 60.0)
+    c, key = make_client()
+    assert authenticate(key) == c
+    ApiKey.objects.update(revoked_at=timezone.now())  # behind the cache's back: still cached
+    assert authenticate(key) == c
+    keys.forget_cached_keys()
+    assert authenticate(key) is None
+    c2, key2 = make_client("other")
+    assert authenticate(key2) == c2
+    keys.revoke_keys(client=c2, actor="test")  # the service clears the cache itself
+    assert authenticate(key2) is None
