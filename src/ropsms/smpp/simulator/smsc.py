@@ -404,6 +404,7 @@ class Simulator:
             sessions=len(self.sessions), bound=sum(1 for s in self.sessions if s.mode),
             receipts_scheduled=sum(len(v) for v in self._wheel.values()),
             undelivered=sum(len(v) for v in self._undelivered.values()),
+            unacknowledged=sum(len(s.awaiting) for s in self.sessions),
             reassembly_pending=self.reassembler.pending, uptime=round(time.time() - self.started_at, 1),
         )
         return data

@@ -104,7 +104,7 @@ class WebServer:
             name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length") or 0)
+        length = _int(headers.get("content-length") or 0, "Content-Length")
         if length > MAX_BODY:
             raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
         body = await reader.readexactly(length) if length else b""

@@ -368,3 +368,37 @@ def test_running_simulator_in_a_thread():
             pass
         with pytest.raises(Exception, match="no gateway"):
             sim.call(sim.send_mo, "91234567", "hi")
+
+
+# ----------------------------------------------------------------------------- configuration
+def test_config_parsing_and_validation(monkeypatch, tmp_path):
+    from ropsms.smpp.simulator import ConfigError
+    from ropsms.smpp.simulator.config import from_environment, parse_accounts, parse_rule
+
+    assert parse_accounts("ropsms:secret, backup:p:w") == {"ropsms": "secret", "backup": "p:w"}
+    with pytest.raises(ConfigError, match="system_id:password"):
+        parse_accounts("justaname")
+    rule = parse_rule("0000=undeliverable")
+    assert rule.match == "suffix:0000" and rule.matches("96891230000") and not rule.matches("96891230001")
+    assert parse_rule("^9687=ESME_RINVDSTADR").submit_status == STATUS.ESME_RINVDSTADR
+    assert parse_rule("prefix:9689=0x45").submit_status == 0x45
+    with pytest.raises(ConfigError, match="neither an outcome"):
+        parse_rule("0000=vanished")
+    with pytest.raises(ConfigError, match="valid regex"):
+        parse_rule("([=expired")
+    with pytest.raises(ConfigError, match="id_format"):
+        SimConfig(id_format="octal")
+    with pytest.raises(ConfigError, match="not all zero"):
+        SimConfig(outcomes={"delivered": 0})
+    with pytest.raises(ConfigError, match="at least one account"):
+        SimConfig(accounts={})
+
+    yaml_file = tmp_path / "sim.yaml"
+    yaml_file.write_text("id_format: decimal\nrules:\n  - {match: 'suffix:99', outcome: expired}\n")
+    monkeypatch.setenv("ROPSMS_SIM_CONFIG", str(yaml_file))
+    monkeypatch.setenv("ROPSMS_SIM_ACCOUNTS", "a:1,b:2")
+    monkeypatch.setenv("ROPSMS_SIM_RECEIPT_DELAY", "0.25")
+    config = SimConfig(**from_environment({"port": 0}))
+    assert config.accounts == {"a": "1", "b": "2"} and config.id_format == "decimal"
+    assert config.receipt_delay == 0.25 and config.rules[0].matches("123499")
+    assert "1" not in str(config.as_dict()["accounts"])  # passwords are never echoed
