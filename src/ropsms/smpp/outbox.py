@@ -274,19 +274,29 @@ def apply(ops: Sequence[Any], *, owner: str) -> ApplyResult:
 
 
 def _take_pending(cur, keys: set[tuple[str, str]]) -> list[Receipt]:
-    """Receipts stored before their part was known, now matchable: remove and return them."""
+    """Receipts stored before their part was known, now matchable: remove and return them.
+
+    A pending receipt may have written the id in the other base, so every reading is looked up.
+    """
     if not keys:
         return []
-    ids = sorted({op_id for _, op_id in keys})
+    from ropsms.smpp.gateway.ids import variants
+
+    wanted: dict[tuple[str, str], str] = {}  # (operator, a reading) -> the part's normalised id
+    for operator, op_id in keys:
+        for reading in variants(op_id):
+            wanted.setdefault((operator, reading), op_id)
+    ids = sorted({reading for _, reading in wanted})
     found: list[Receipt] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         cur.execute(f"SELECT id, operator, op_id, state, error_code, received_at FROM {PENDING} "  # noqa: S608
                     f"WHERE op_id IN ({', '.join(['%s'] * len(chunk))})", chunk)
         for pk, operator, op_id, state, code, at in cur.fetchall():
-            if (operator, op_id) in keys:
+            part_id = wanted.get((operator, op_id))
+            if part_id is not None:
                 cur.execute(f"DELETE FROM {PENDING} WHERE id=%s", [pk])  # noqa: S608
-                found.append(Receipt(operator, (op_id,), state, code, _py_time(at)))
+                found.append(Receipt(operator, (part_id,), state, code, _py_time(at)))
     return found
 
 
