@@ -28,7 +28,6 @@ PLATE_LETTERS = {
     "ا": "A", "ب": "B", "ج": "J", "د": "D", "ه": "H", "و": "W", "ر": "R", "س": "S", "ط": "T",
     "ع": "E", "ك": "K", "ل": "L", "م": "M", "ن": "N", "ي": "Y", "ص": "C", "ف": "F", "ق": "Q", "ز": "Z",
 }
-LATIN_TO_ARABIC = {v: k.replace("ا", "أ") for k, v in PLATE_LETTERS.items()}
 
 
 def canonical(params: dict[str, str | None]) -> dict[str, str]:
@@ -46,18 +45,6 @@ def canonical(params: dict[str, str | None]) -> dict[str, str]:
             value = value.upper()
         out[base] = value
     return out
-
-
-def arabic_plate(number: str, letters: str) -> str:
-    """`12345`, `AB` -> `12345 أ ب` for Arabic replies."""
-    return f"{number} " + " ".join(LATIN_TO_ARABIC.get(c, c) for c in letters)
-
-
-def display(params: dict[str, str]) -> str:
-    """The identifier as the citizen would write it (Latin form)."""
-    if "number" in params and "letters" in params:
-        return f"{params['number']} {params['letters']}"
-    return " ".join(v for k, v in params.items() if k != "text")
 
 
 def masked(params: dict[str, str]) -> str:
