@@ -44,3 +44,4 @@ class TokenBucket:
         self.factor = max(0.05, self.factor * 0.5)
         self.tokens = 0.0
         self.paused_until = max(self.paused_until, now + pause)
+        self._last = self.paused_until  # no tokens accumulate during the pause
