@@ -199,6 +199,9 @@ def test_approval_flow(stack, page):
     page.click("#approve-btn")
     wait_finished(page)
     assert page.text_content('td[data-count="delivered"]') == "64"
+    page.set_viewport_size({"width": 820, "height": 1180})  # a tablet in portrait
+    page.reload()
+    shot(page, "portal-report-tablet.png")
 
 
 def test_recruitment_upload_and_a_yes_reply(stack, page):
