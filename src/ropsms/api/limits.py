@@ -14,8 +14,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ropsms.messaging.errors import SendError
@@ -64,33 +63,55 @@ def quota_policy(producer: str, count: int) -> None:
     """Registered with the outbox: refuse a send that would take an API client over its daily quota."""
     if not producer.startswith("api:") or count <= 0:
         return
-    from ropsms.api.models import DailyUsage
-
     client = _client_quota(producer[4:])
     if client is None:
         return
     day = timezone.localdate()
-    if client.daily_quota == 0:
-        _add(DailyUsage, client.id, day, count)
-        return
-    if count > client.daily_quota:
-        raise QuotaExceeded(f"This request has {count} messages but the daily quota is {client.daily_quota}.",
+    quota = client.daily_quota
+    if quota and count > quota:
+        raise QuotaExceeded(f"This request has {count} messages but the daily quota is {quota}.",
                             retry_after=seconds_until_tomorrow())
-    updated = DailyUsage.objects.filter(client_id=client.id, day=day, count__lte=client.daily_quota - count).update(
-        count=F("count") + count)
-    if updated:
+    if _take(client.id, day, count, quota):
         return
+    used = _used(client.id, day)
+    raise QuotaExceeded(
+        f"Daily quota reached: {used} of {quota} messages sent today; "
+        f"{max(0, quota - used)} left, this request needs {count}.",
+        retry_after=seconds_until_tomorrow())
+
+
+# Plain SQL: this runs for every message sent through the API, and the ORM's update machinery
+# costs more than the statement. The conditional UPDATE is atomic on SQLite and PostgreSQL alike.
+_TAKE = "UPDATE api_dailyusage SET count = count + %s WHERE client_id = %s AND day = %s"
+
+
+def _take(client_id: int, day, count: int, quota: int) -> bool:
+    """Add `count` to today's usage unless that passes `quota` (0: no limit); True if taken."""
+    from ropsms.api.models import DailyUsage
+
+    sql, params = _TAKE, [count, client_id, day]
+    if quota:
+        sql, params = sql + " AND count <= %s", [*params, quota - count]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount:
+            return True
+    if DailyUsage.objects.filter(client_id=client_id, day=day).exists():
+        return False  # the row is there, so the quota is spent
     try:
         with transaction.atomic():
-            DailyUsage.objects.create(client_id=client.id, day=day, count=count)
-            return
-    except IntegrityError:
-        pass  # the row exists: the quota is spent
-    used = DailyUsage.objects.filter(client_id=client.id, day=day).values_list("count", flat=True).first() or 0
-    raise QuotaExceeded(
-        f"Daily quota reached: {used} of {client.daily_quota} messages sent today; "
-        f"{max(0, client.daily_quota - used)} left, this request needs {count}.",
-        retry_after=seconds_until_tomorrow())
+            DailyUsage.objects.create(client_id=client_id, day=day, count=count)
+        return True
+    except IntegrityError:  # created meanwhile by another request: try once more
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return bool(cursor.rowcount)
+
+
+def _used(client_id: int, day) -> int:
+    from ropsms.api.models import DailyUsage
+
+    return DailyUsage.objects.filter(client_id=client_id, day=day).values_list("count", flat=True).first() or 0
 
 
 _clients: dict[str, tuple[float, Any]] = {}
@@ -107,13 +128,3 @@ def _client_quota(slug: str):
     client = ApiClient.objects.filter(slug=slug).only("id", "daily_quota").first()
     _clients[slug] = (now, client)
     return client
-
-
-def _add(model, client_id: int, day, count: int) -> None:
-    if model.objects.filter(client_id=client_id, day=day).update(count=F("count") + count):
-        return
-    try:
-        with transaction.atomic():
-            model.objects.create(client_id=client_id, day=day, count=count)
-    except IntegrityError:
-        model.objects.filter(client_id=client_id, day=day).update(count=F("count") + count)

@@ -11,6 +11,7 @@ from ropsms.messaging.models import Batch, Message
 pytestmark = [pytest.mark.django_db]
 
 
+@pytest.mark.pg
 def test_batch_one_text_many_recipients_with_row_errors(api):
     r = api.post("/batches", {"to": ["91234567", "123", "92345678"], "text": "Road closed", "name": "roads"})
     assert r.status_code == 201, r.content
@@ -74,6 +75,7 @@ def test_batch_of_ten_thousand(api):
     assert r.json()["queued"] == 10000
 
 
+@pytest.mark.pg
 def test_batch_quota_refuses_whole_batch(client, make_client):
     from ropsms.api.tests.conftest import Api
 
@@ -91,6 +93,7 @@ def test_batch_other_client_404(api, client, make_client):
     assert api.get("/batches/999999").status_code == 404
 
 
+@pytest.mark.pg
 def test_visa_event_becomes_sms_in_their_language(api):
     r = api.post("/events", {"type": "visa.status_changed", "id": "evt-1",
                              "data": {"application_no": "V2026-77", "status": "approved",

@@ -66,6 +66,7 @@ def _finish(msg_id: int, state: str = State.DELIVERED) -> None:
     Message.objects.filter(pk=msg_id).update(state=state, submitted_at=now, done_at=now, operator_message_id="A1B2")
 
 
+@pytest.mark.pg
 def test_signed_callback_is_delivered_once(api, receiver):
     mid = api.post("/messages", {"to": "91234567", "text": "hi", "client_ref": "R1",
                                  "callback_url": receiver.url + "/dlr"}).json()["id"]
@@ -153,6 +154,7 @@ def test_unreachable_url_is_recorded(api):
     assert cb.state == Callback.State.PENDING and "Connect" in cb.last_error
 
 
+@pytest.mark.pg
 def test_messages_without_callback_or_other_producers_are_ignored(api, receiver):
     from ropsms.messaging.services import send
 

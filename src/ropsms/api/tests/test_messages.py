@@ -10,6 +10,7 @@ from ropsms.messaging.models import Message, OptOut, State
 pytestmark = [pytest.mark.django_db]
 
 
+@pytest.mark.pg
 def test_send_one_message(api):
     r = api.post("/messages", {"to": "9123 4567", "text": "Your visa V1 is approved", "client_ref": "V1",
                                "callback_url": "https://evisa.example.om/cb"})
@@ -144,6 +145,7 @@ def test_rate_limit_429_with_retry_after(client, make_client):
     assert r.status_code == 429 and int(r["Retry-After"]) >= 1 and r.json()["code"] == "rate_limited"
 
 
+@pytest.mark.pg
 def test_daily_quota_429(client, make_client):
     from ropsms.api.tests.conftest import Api
 
