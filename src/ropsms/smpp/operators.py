@@ -98,7 +98,8 @@ def load(data: dict[str, Any]) -> dict[str, int]:
             try:
                 bind.full_clean()
             except ValidationError as exc:
-                raise OperatorFileError(f"{where} ({spec['name']}): {'; '.join(exc.messages)}") from None
+                problems = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.message_dict.items())
+                raise OperatorFileError(f"{where} ({spec['name']}): {problems}") from None
             bind.save()
             counts["binds"] += 1
         for j, spec in enumerate(op.get("routes") or [], start=1):
