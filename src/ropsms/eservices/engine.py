@@ -163,7 +163,8 @@ def _problem(parsed: Parsed) -> Outcome:
                                                   example=_example(cmd, language)), cmd)
     if parsed.suggestion is not None:
         cmd = parsed.suggestion
-        return Outcome(R.UNKNOWN, language, system("did_you_mean", language, keyword=_keyword(cmd, language),
+        key = "ambiguous" if parsed.problem == "ambiguous" else "did_you_mean"
+        return Outcome(R.UNKNOWN, language, system(key, language, keyword=_keyword(cmd, language),
                                                   example=_example(cmd, language)))
     return Outcome(R.UNKNOWN, language, system("unknown", language))
 

@@ -42,6 +42,10 @@ SYSTEM = {
         "en": "Sorry, this command is not known. Did you mean {keyword}? Example: {example}",
         "ar": "عذرا، الأمر غير معروف. هل تقصد {keyword}؟ مثال: {example}",
     },
+    "ambiguous": {
+        "en": "Your message fits more than one service. Did you mean {keyword}? Example: {example}",
+        "ar": "رسالتك تناسب أكثر من خدمة. هل تقصد {keyword}؟ مثال: {example}",
+    },
     "invalid": {
         "en": "Please send {keyword} followed by the details. Example: {example}",
         "ar": "يرجى إرسال {keyword} متبوعا بالبيانات. مثال: {example}",

@@ -240,3 +240,13 @@ def test_a_failing_command_still_gets_an_apology(registry, ask, monkeypatch):
     monkeypatch.setattr(engine, "_query", boom)
     assert ask(AHMED, "FINES 12345 AB") == "Sorry, your request could not be processed. Please try again later."
     assert Exchange.objects.get().result == "error"
+
+
+def test_two_commands_matching_the_same_text_get_a_question_not_a_guess(registry, ask):
+    plate = Command.objects.get(code="fines-plate")
+    Command.objects.create(code="tow", name_en="Towed vehicle", name_ar="مركبة مسحوبة", keywords_en="FINES",
+                           keywords_ar="سحب", param_pattern=plate.param_pattern, source=plate.source,
+                           query="vehicle_registration", reply_en="{plate}", reply_ar="{plate}", example="TOW 1 A")
+    reply = ask(AHMED, "FINES 12345 AB")
+    assert reply.startswith("Your message fits more than one service. Did you mean ")
+    assert Exchange.objects.get().result == "unknown"
