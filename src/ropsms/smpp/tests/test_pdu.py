@@ -307,3 +307,24 @@ def test_gsm_fast_path_agrees_with_the_gsm0338_codec():
         gsm_encode("abc مرحبا")
     with pytest.raises(ValueError):
         gsm_decode(b"\x80")
+
+
+_cstr = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=0x7E), max_size=20)
+_octet = st.integers(min_value=0, max_value=255)
+
+
+@given(
+    command=st.sampled_from(["submit_sm", "deliver_sm"]),
+    sequence=st.integers(min_value=1, max_value=0x7FFFFFFF),
+    source=_cstr, destination=_cstr, esm=_octet, coding=_octet,
+    short_message=st.binary(max_size=254),
+    ref=st.integers(min_value=0, max_value=0xFFFF), state=st.integers(min_value=1, max_value=8), rid=_cstr,
+)
+def test_random_messages_round_trip(command, sequence, source, destination, esm, coding, short_message, ref,
+                                    state, rid):
+    pdu = Pdu(command, sequence, params={"source_addr": source, "destination_addr": destination, "esm_class": esm,
+                                         "data_coding": coding, "short_message": short_message},
+              tlvs={"sar_msg_ref_num": ref, "message_state": state, "receipted_message_id": rid})
+    back = one(encode(pdu))
+    assert {k: back.params[k] for k in pdu.params} == pdu.params
+    assert back.tlvs == pdu.tlvs and back.sequence == sequence
