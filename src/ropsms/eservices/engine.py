@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -46,6 +46,7 @@ class Outcome:
     params: dict[str, str] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
     note: str = ""
+    audit: dict[str, str] = field(default_factory=dict)  # written with the reply, in one transaction
 
 
 def handle_mo(mo: InboundMessage) -> str:
@@ -63,8 +64,13 @@ def handle_mo(mo: InboundMessage) -> str:
     except Exception:
         log.exception("pull command failed for MO #%s from %s", mo.pk, mask(msisdn))
         outcome = Outcome(R.ERROR, _guess_language(mo.text), system("error", _guess_language(mo.text)))
-    reply = _reply(msisdn, outcome, mo)
-    _record(mo, msisdn, outcome, reply, started, now)
+    # One write transaction for the audit entry, the reply and the exchange: on SQLite every separate
+    # write is a separate wait for the database lock, which the gateway's other threads also want.
+    with transaction.atomic():
+        if outcome.audit:
+            audit.record(**outcome.audit)
+        reply = _reply(msisdn, outcome, mo)
+        _record(mo, msisdn, outcome, reply, started, now)
     code = outcome.command.code if outcome.command else "-"
     return f"eservices: {outcome.result} ({code})" + (f", reply #{reply.pk}" if reply else ", no reply")
 
@@ -226,7 +232,6 @@ def _feedback(mo: InboundMessage, msisdn: str, parsed: Parsed) -> Outcome:
 def _query(msisdn: str, now: datetime, parsed: Parsed) -> Outcome:
     cmd, language, params = parsed.command, parsed.language, parsed.params
     assert cmd is not None
-    actor, target = f"msisdn:{mask(msisdn)}", f"command:{cmd.code}"
     if cmd.source is None:
         log.error("command %s has no data source configured", cmd.code)
         return Outcome(R.BUSY, language, system("busy", language), cmd, params)
@@ -239,16 +244,22 @@ def _query(msisdn: str, now: datetime, parsed: Parsed) -> Outcome:
         metrics.increment(f"pull_source_unavailable:{cmd.source.name}")
         log.warning("ALERT data source %s unavailable for %s after %.2fs: %s", cmd.source.name, cmd.code, elapsed,
                     exc)
-        audit.record(actor=actor, action="eservices.query", target=target, result="busy", param=masked(params))
-        return Outcome(R.BUSY, language, system("busy", language), cmd, params)
+        return Outcome(R.BUSY, language, system("busy", language), cmd, params,
+                       audit=_audit(msisdn, cmd, params, "busy"))
     allowed = found.found and (cmd.public or msisdn in found.owners)
     if not allowed:
-        audit.record(actor=actor, action="eservices.query", target=target, result="refused", param=masked(params))
         _check_probing(msisdn, now, params)
-        return Outcome(R.NEUTRAL, language, system("neutral", language), cmd, params)
+        return Outcome(R.NEUTRAL, language, system("neutral", language), cmd, params,
+                       audit=_audit(msisdn, cmd, params, "refused"))
     pages = render(cmd, language, {**params, **found.fields}, found.records, conf.get("MAX_REPLY_PARTS"))
-    audit.record(actor=actor, action="eservices.query", target=target, result="answered", param=masked(params))
-    return Outcome(R.ANSWERED, language, pages[0], cmd, params, pending=pages[1:])
+    return Outcome(R.ANSWERED, language, pages[0], cmd, params, pending=pages[1:],
+                   audit=_audit(msisdn, cmd, params, "answered"))
+
+
+def _audit(msisdn: str, cmd: Command, params: dict[str, str], result: str) -> dict[str, str]:
+    """Every query is audited: who (masked), which command, the identifier (masked), the outcome."""
+    return {"actor": f"msisdn:{mask(msisdn)}", "action": "eservices.query", "target": f"command:{cmd.code}",
+            "result": result, "param": masked(params)}
 
 
 def _check_probing(msisdn: str, now: datetime, params: dict[str, str]) -> None:
