@@ -36,6 +36,7 @@ def numbers(n: int, start: int = 91000100) -> list[str]:
     return [f"+968{start + i}" for i in range(n)]
 
 
+@pytest.mark.pg
 def test_send_submit_receipt_final_states():
     async def main():
         sim = simulator()
@@ -65,6 +66,7 @@ def test_send_submit_receipt_final_states():
     assert gw.runners["simulator"].counters["submit_sm"] == 2
 
 
+@pytest.mark.pg
 def test_concatenated_arabic_reaches_the_phone_whole():
     async def main():
         sim = simulator()
@@ -109,6 +111,7 @@ def test_throttling_slows_down_and_loses_nothing():
     assert runner.bucket.factor < 1.0 or runner.bucket.rate == 1000  # it backed off at some point
 
 
+@pytest.mark.pg
 def test_link_dropped_mid_window_reconnects_and_loses_nothing():
     async def main():
         sim = simulator(drop_after=40)
@@ -130,6 +133,7 @@ def test_link_dropped_mid_window_reconnects_and_loses_nothing():
         assert 1 <= len(sim.inbox(number)) <= 2
 
 
+@pytest.mark.pg
 @pytest.mark.parametrize(("id_format", "receipt_id_format"), [("hex", None), ("HEX0", "decimal"), ("decimal0", "hex")])
 def test_receipt_before_submit_resp_and_odd_id_formats(id_format, receipt_id_format):
     async def main():
