@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from django.utils import timezone
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -25,9 +26,13 @@ _lax_datetime = TypeAdapter(datetime)
 
 
 def _iso_datetime(value: Any) -> Any:
-    """Input is strict (a number is not a string, "1" is not 1); a time must be an ISO 8601 string."""
+    """Input is strict (a number is not a string, "1" is not 1); a time must be an ISO 8601 string.
+    A time without a UTC offset is read in the gateway's time zone (Asia/Muscat by default)."""
     if isinstance(value, str):
-        return _lax_datetime.validate_python(value)
+        parsed = _lax_datetime.validate_python(value)
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        return parsed
     return value
 
 

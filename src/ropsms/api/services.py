@@ -65,6 +65,21 @@ def _validity(minutes: int | None) -> timedelta | None:
     return None if minutes is None else timedelta(minutes=minutes)
 
 
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+
+
+def _schedule(at: datetime | None) -> datetime | None:
+    """A time in the past means now; more than a year ahead is refused (it is surely a mistake)."""
+    if at is None:
+        return None
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    ahead = at - timezone.now()
+    if ahead > MAX_SCHEDULE_AHEAD:
+        raise ApiError(422, "invalid_schedule", "scheduled_at is more than a year ahead.", field="scheduled_at")
+    return at if ahead.total_seconds() > 0 else None
+
+
 # --- sending ------------------------------------------------------------------------------------
 
 def send_message(*, client: ApiClient, to: str, text: str, sender: str | None = None, priority: str = "normal",
@@ -74,7 +89,7 @@ def send_message(*, client: ApiClient, to: str, text: str, sender: str | None = 
     source = check_sender(client, sender)
     try:
         return send(to=to, text=text, producer=client.producer, source=source, priority=PRIORITIES[priority],
-                    validity=_validity(validity_minutes), scheduled_for=scheduled_for, client_ref=client_ref,
+                    validity=_validity(validity_minutes), scheduled_for=_schedule(scheduled_for), client_ref=client_ref,
                     idempotency_key=idempotency_key, meta=_meta(client, callback_url, **(meta or {})))
     except SendError as exc:
         raise from_send_error(exc) from None
@@ -120,7 +135,8 @@ def send_batch(*, client: ApiClient, rows: list[dict[str, Any]], text: str | Non
     try:
         result = send_many(recipients=recipients, text=text, producer=client.producer, source=source,
                            priority=PRIORITIES[priority], validity=_validity(validity_minutes),
-                           scheduled_for=scheduled_for, batch_name=name, idempotency_key=idempotency_key,
+                           scheduled_for=_schedule(scheduled_for), batch_name=name,
+                           idempotency_key=idempotency_key,
                            meta=_meta(client, callback_url))
     except SendError as exc:
         raise from_send_error(exc) from None
