@@ -31,6 +31,7 @@ RIGHTS: dict[str, set[str]] = {
     "complaints": {"public_relations", "system_admin"},
     "policy": {"unit_admin", "system_admin"},
     "audit": {"operations", "system_admin"},
+    "users": {"unit_admin", "system_admin"},
 }
 # Roles whose accounts must use two-factor authentication (TOTP).
 ADMIN_ROLES = {"unit_admin", "system_admin", "operations"}
@@ -113,6 +114,7 @@ NAV = [
     ("portal:templates", _("Templates"), "templates"),
     ("portal:recruitment", _("Recruitment"), "recruitment"),
     ("portal:complaints", _("Complaints"), "complaints"),
+    ("portal:users", _("Users"), "users"),
     ("portal:audit", _("Audit"), "audit"),
 ]
 

@@ -98,3 +98,15 @@ def limit_units(form: forms.ModelForm, units, language: str, *fields: str) -> No
         field = form.fields[name]
         field.queryset = OrgUnit.objects.filter(pk__in=units.values("pk"))
         field.label_from_instance = lambda u: u.name(language)
+
+
+class UserForm(forms.Form):
+    username = forms.RegexField(label=_("Username"), max_length=150, regex=r"^[\w.@+-]+$")
+    unit = forms.TypedChoiceField(label=_("Unit"), coerce=int)
+    roles = forms.MultipleChoiceField(label=_("Roles"), widget=forms.CheckboxSelectMultiple)
+    person = forms.CharField(label=_("Employee number (optional)"), required=False, max_length=20)
+
+    def __init__(self, *args, units, roles, language: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].choices = unit_choices(units, language)
+        self.fields["roles"].choices = roles

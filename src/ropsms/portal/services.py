@@ -378,3 +378,53 @@ def report_rows(broadcast: Broadcast):
 
 def short_code() -> str:
     return settings.ROPSMS["SHORT_CODE"]
+
+
+# --- portal users -------------------------------------------------------------------------------
+
+def grantable_roles(pu: PortalUser) -> list[str]:
+    """Roles this user may give: a unit administrator gives any role but system administrator."""
+    from ropsms.portal.models import Role
+
+    if pu.is_system_admin:
+        return list(Role.values)
+    if "unit_admin" in pu.roles:
+        return [r for r in Role.values if r != Role.SYSTEM_ADMIN]
+    return []
+
+
+def create_user(*, pu: PortalUser, username: str, unit: OrgUnit, roles: list[str], employee_no: str = "",
+                ip: str | None = None) -> tuple[object, str]:
+    """Create a portal user in one of `pu`'s units; returns (user, generated password) to hand over once."""
+    import secrets
+
+    from django.contrib.auth import get_user_model
+
+    from ropsms.portal.models import Profile
+
+    if not pu.can_see_unit(unit) or not set(roles) <= set(grantable_roles(pu)) or not roles:
+        raise PortalError(_("You may not give these roles in this unit."))
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise PortalError(_("That username is taken."))
+    person = None
+    if employee_no:
+        person = visible_staff(pu).filter(employee_no=employee_no).first()
+        if person is None:
+            raise PortalError(_("No staff member with that employee number in your units."))
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user = User.objects.create_user(username=username, password=password)
+        Profile.objects.create(user=user, org_unit=unit, roles=sorted(roles), person=person)
+        record(actor=pu.actor, action="user.create", target=f"user:{username}", unit=unit.code, ip=ip,
+               roles=sorted(roles))
+    return user, password
+
+
+def visible_profiles(pu: PortalUser):
+    from ropsms.portal.models import Profile
+
+    qs = Profile.objects.select_related("user", "org_unit", "person").order_by("org_unit__path", "user__username")
+    if pu.is_system_admin:
+        return qs
+    return qs.filter(org_unit__path__startswith=pu.unit.path) if pu.unit else qs.none()

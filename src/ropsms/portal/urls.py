@@ -26,5 +26,6 @@ urlpatterns = [
     path("recruitment/<int:pk>/", views.interview, name="interview"),
     path("complaints/", views.complaints, name="complaints"),
     path("audit/", views.audit, name="audit"),
+    path("users/", views.users, name="users"),
     path("complaints/<int:pk>/", views.complaint, name="complaint"),
 ]

@@ -394,3 +394,30 @@ def audit(request: HttpRequest, pu: PortalUser) -> HttpResponse:
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "portal/audit.html", {"page": page, "action": action,
                                                  "extra": f"&action={action}" if action else ""})
+
+
+@portal_view("users")
+def users(request: HttpRequest, pu: PortalUser) -> HttpResponse:
+    """Portal users of the unit admin's units; new users get a generated password shown once."""
+    from ropsms.portal.models import Role
+
+    labels = dict(Role.choices)
+    form = f.UserForm(request.POST or None, units=pu.visible_units(), language=lang(),
+                      roles=[(r, labels[r]) for r in svc.grantable_roles(pu)],
+                      initial={"unit": pu.unit.pk if pu.unit else None})
+    created = None
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        unit = pu.visible_units().filter(pk=d["unit"]).first()
+        try:
+            if unit is None:
+                raise svc.PortalError(_("You may not give these roles in this unit."))
+            user, password = svc.create_user(pu=pu, username=d["username"], unit=unit, roles=d["roles"],
+                                             employee_no=d["person"].strip(), ip=client_ip(request))
+            created = (user.get_username(), password)
+            form = f.UserForm(units=pu.visible_units(), language=lang(),
+                              roles=[(r, labels[r]) for r in svc.grantable_roles(pu)])
+        except svc.PortalError as exc:
+            form.add_error(None, str(exc))
+    rows = [(p, [labels.get(r, r) for r in p.roles]) for p in svc.visible_profiles(pu)]
+    return render(request, "portal/users.html", {"rows": rows, "form": form, "created": created})

@@ -300,3 +300,38 @@ def test_audit_page_shows_own_units_only(client, org):
     page = c.get("/audit/?action=broadcast").content.decode()
     assert "A1" in page and ">B<" not in page
     assert login(client, org.sender_a1).get("/audit/").status_code == 403
+
+
+def _verified(client, user):
+    """Log in an admin-role user with a confirmed TOTP device, as if they had typed a code."""
+    from django.test import RequestFactory
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    login(client, user)
+    device = TOTPDevice.objects.create(user=user, name="t", confirmed=True)
+    request = RequestFactory().get("/")
+    request.session = client.session
+    request.user = user
+    otp_login(request, device)
+    request.session.save()
+    return client
+
+
+def test_unit_admin_creates_users_only_in_own_units_and_not_system_admins(client, org):
+    c = _verified(client, org.unit_admin)
+    page = c.get("/users/").content.decode()
+    assert "sender_a1" in page and "sender_b" not in page
+    assert 'value="system_admin"' not in page
+    resp = c.post("/users/", {"username": "new_a2", "unit": org.A2.pk, "roles": ["sender"],
+                              "person": org.staff["A2"][0].employee_no})
+    assert resp.context["created"][0] == "new_a2"
+    from ropsms.portal.models import Profile
+
+    p = Profile.objects.get(user__username="new_a2")
+    assert p.org_unit == org.A2 and p.roles == ["sender"] and p.person == org.staff["A2"][0]
+    assert AuditEntry.objects.filter(action="user.create", target="user:new_a2").exists()
+    c.post("/users/", {"username": "new_b", "unit": org.B.pk, "roles": ["sender"]})
+    c.post("/users/", {"username": "root2", "unit": org.A.pk, "roles": ["system_admin"]})
+    assert not Profile.objects.filter(user__username__in=["new_b", "root2"]).exists()
+    assert login(client, org.sender_a1).get("/users/").status_code == 403
