@@ -40,6 +40,7 @@ def page():
 def test_virtual_phones_page(page):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=15_000)  # generous on a loaded 2-core CI machine; not a speed assert
     with running_simulator(receipt_delay=0) as sim:
         async def gateway() -> TestEsme:
             esme = await TestEsme.connect("127.0.0.1", sim.port)
@@ -66,9 +67,9 @@ def test_virtual_phones_page(page):
         page.get_by_label("Message (Arabic or English)").fill("مخالفات 12345")
         page.get_by_role("button", name="Send").click()
         expect(page.locator("#mo-result")).to_contain_text("Sent as 96891234567")
-        mo = sim.run(esme.next_pdu("deliver_sm"))
+        mo = sim.run(esme.next_pdu("deliver_sm", timeout=15))
         while mo.params["esm_class"] & 0x04:  # skip the receipts of the two submits
-            mo = sim.run(esme.next_pdu("deliver_sm"))
+            mo = sim.run(esme.next_pdu("deliver_sm", timeout=15))
         assert mo.params["short_message"].decode("utf-16-be") == "مخالفات 12345"
         expect(page.locator(".msg.mo .state")).to_have_text("acked")
 
