@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="password"),
     path("account/two-factor/", otp.setup, name="otp_setup"),
     path("account/two-factor/verify/", otp.verify, name="otp_verify"),
     path("", views.dashboard, name="dashboard"),

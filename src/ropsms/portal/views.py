@@ -63,6 +63,22 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "portal/password.html"
+
+    def get_success_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("portal:dashboard")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        record(actor=f"user:{self.request.user.get_username()}", action="user.password_change",
+               ip=client_ip(self.request))
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     from django.contrib.auth import logout

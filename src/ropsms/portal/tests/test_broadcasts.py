@@ -335,3 +335,13 @@ def test_unit_admin_creates_users_only_in_own_units_and_not_system_admins(client
     c.post("/users/", {"username": "root2", "unit": org.A.pk, "roles": ["system_admin"]})
     assert not Profile.objects.filter(user__username__in=["new_b", "root2"]).exists()
     assert login(client, org.sender_a1).get("/users/").status_code == 403
+
+
+def test_password_change_is_audited(client, org):
+    c = login(client, org.sender_a1)
+    resp = c.post("/account/password/", {"old_password": "a-Long-pass-123", "new_password1": "An0ther-long-pass!",
+                                         "new_password2": "An0ther-long-pass!"})
+    assert resp.status_code == 302
+    org.sender_a1.refresh_from_db()
+    assert org.sender_a1.check_password("An0ther-long-pass!")
+    assert AuditEntry.objects.filter(action="user.password_change", actor="user:sender_a1").exists()
