@@ -250,11 +250,13 @@ def apply(ops: Sequence[Any], *, owner: str) -> ApplyResult:
                          for op in submitted for idx, norm, raw in op.parts]
             columns = f"message_id, {connection.ops.quote_name('index')}, operator, op_id, raw_id, bind, state, " \
                       "submitted_at"
-            for start in range(0, len(part_rows), 400):
-                chunk = part_rows[start : start + 400]
-                values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-                cur.execute(f"INSERT INTO {PART} ({columns}) VALUES {values}",  # noqa: S608
-                            [v for row in chunk for v in row])
+            if connection.vendor == "postgresql":
+                cur.execute(f"INSERT INTO {PART} ({columns}) SELECT * FROM unnest(%s::bigint[], "  # noqa: S608
+                            "%s::smallint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+                            "%s::timestamptz[])", [list(col) for col in zip(*part_rows, strict=True)])
+            else:
+                cur.executemany(f"INSERT INTO {PART} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                                part_rows)
             receipts.extend(_take_pending(cur, {(r[2], r[3]) for r in part_rows}))
         if part_states:
             cur.executemany(f"UPDATE {PART} SET state=%s WHERE op_id=%s AND operator=%s",  # noqa: S608
@@ -282,16 +284,15 @@ def _update_many(cur, assignments: str, assign_params: list, condition: str, con
                  names: tuple[str, ...], pg_types: tuple[str, ...], rows: list[tuple]) -> None:
     """UPDATE messages by id with per-row values `v.<name>`.
 
-    PostgreSQL: one `UPDATE ... FROM (VALUES ...)` per 500 rows (a round trip per row is what
-    costs there). SQLite: `executemany` of the per-row statement, which is cheapest in-process.
+    PostgreSQL: one `UPDATE ... FROM unnest(arrays)` (a round trip per row is what costs there).
+    SQLite: `executemany` of the per-row statement, which is cheapest in-process.
     """
     if connection.vendor == "postgresql":
-        row_sql = "(" + ", ".join(f"%s::{t}" for t in pg_types) + ")"
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            cur.execute(f"UPDATE {MSG} AS m SET {assignments} FROM (VALUES {', '.join([row_sql] * len(chunk))}) "  # noqa: S608
-                        f"AS v({', '.join(names)}) WHERE m.id = v.id AND {condition}",
-                        [*assign_params, *(x for row in chunk for x in row), *condition_params])
+        # One statement per batch with one array per column: a short query text psycopg parses once.
+        arrays = ", ".join(f"%s::{t}[]" for t in pg_types)
+        cur.execute(f"UPDATE {MSG} AS m SET {assignments} FROM unnest({arrays}) "  # noqa: S608
+                    f"AS v({', '.join(names)}) WHERE m.id = v.id AND {condition}",
+                    [*assign_params, *(list(col) for col in zip(*rows, strict=True)), *condition_params])
         return
     # SQLite: the same statement per row, v.<name> becoming a placeholder (textual order kept).
     tokens = re.findall(r"%s|v\.\w+", assignments)
