@@ -229,16 +229,17 @@ def create_broadcast(*, pu: PortalUser, unit: OrgUnit, title: str, text: str, se
     if quota and used + resolved.count > quota:
         raise PortalError(_("This broadcast needs %(count)d messages but only %(left)d are left in the "
                             "monthly quota.") % {"count": resolved.count, "left": max(0, quota - used)})
-    broadcast = Broadcast.objects.create(
-        title=title[:200], org_unit=unit, created_by=pu.user, text=text, selection=selection.as_json(),
-        recipient_count=resolved.count, scheduled_for=scheduled_for)
     threshold = approval_threshold(unit)
-    record(actor=pu.actor, action="broadcast.create", target=f"broadcast:{broadcast.pk}", unit=unit.code, ip=ip,
-           recipients=resolved.count, needs_approval=resolved.count > threshold,
-           scheduled_for=scheduled_for.isoformat() if scheduled_for else None)
-    if resolved.count > threshold:
-        return broadcast
-    _dispatch(broadcast, pu, resolved, ip=ip)
+    # One transaction: a send refused at the door (e.g. the quota, raced) leaves no broadcast behind.
+    with transaction.atomic():
+        broadcast = Broadcast.objects.create(
+            title=title[:200], org_unit=unit, created_by=pu.user, text=text, selection=selection.as_json(),
+            recipient_count=resolved.count, scheduled_for=scheduled_for)
+        record(actor=pu.actor, action="broadcast.create", target=f"broadcast:{broadcast.pk}", unit=unit.code,
+               ip=ip, recipients=resolved.count, needs_approval=resolved.count > threshold,
+               scheduled_for=scheduled_for.isoformat() if scheduled_for else None)
+        if resolved.count <= threshold:
+            _dispatch(broadcast, pu, resolved, ip=ip)
     return broadcast
 
 
@@ -358,15 +359,26 @@ REPORT_COLUMNS = ["to", "name", "unit", "state", "parts", "created", "submitted"
                   "error"]
 
 
-def report_rows(broadcast: Broadcast):
-    """Per-recipient rows for the report and its exports (names from the staff directory)."""
+def report_messages(broadcast: Broadcast):
     if not broadcast.batch_id:
-        return
-    msgs = Message.objects.filter(batch_id=broadcast.batch_id).order_by("pk")
-    person_ids = [int(ref.split(":", 1)[1]) for ref in msgs.values_list("client_ref", flat=True)
-                  if ref.startswith("person:")]
-    people = {p.pk: p for p in Person.objects.filter(pk__in=person_ids).select_related("org_unit")}
-    for m in msgs.iterator(chunk_size=2000):
+        return Message.objects.none()
+    return Message.objects.filter(batch_id=broadcast.batch_id).order_by("pk")
+
+
+def report_rows(broadcast: Broadcast, msgs=None):
+    """Per-recipient rows for the report and its exports (names from the staff directory).
+
+    `msgs` is a slice of `report_messages()` (one page on screen); the exports take them all.
+    """
+    msgs = report_messages(broadcast) if msgs is None else msgs
+    is_query = hasattr(msgs, "values_list")
+    refs = msgs.values_list("client_ref", flat=True) if is_query else [m.client_ref for m in msgs]
+    person_ids = [int(ref.split(":", 1)[1]) for ref in refs if ref.startswith("person:")]
+    people: dict[int, Person] = {}
+    for start in range(0, len(person_ids), 900):  # stay under SQLite's bound-parameter limit
+        chunk = person_ids[start : start + 900]
+        people.update({p.pk: p for p in Person.objects.filter(pk__in=chunk).select_related("org_unit")})
+    for m in (msgs.iterator(chunk_size=2000) if is_query else msgs):
         p = people.get(int(m.client_ref.split(":", 1)[1])) if m.client_ref.startswith("person:") else None
         yield {"to": m.to, "name": p.name_en if p else "", "name_ar": p.name_ar if p else "",
                "unit": p.org_unit.code if p and p.org_unit else "",

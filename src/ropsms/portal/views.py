@@ -168,7 +168,8 @@ def _broadcast(pu: PortalUser, pk: int) -> Broadcast:
 def broadcast(request: HttpRequest, pu: PortalUser, pk: int) -> HttpResponse:
     b = _broadcast(pu, pk)
     prog = svc.progress(b)
-    rows = Paginator(list(svc.report_rows(b)), 100).get_page(request.GET.get("page"))
+    rows = Paginator(svc.report_messages(b), 100).get_page(request.GET.get("page"))
+    rows.object_list = list(svc.report_rows(b, list(rows.object_list)))
     can_cancel = b.status == Broadcast.Status.PENDING or (
         b.status == Broadcast.Status.SENT and (prog["counts"]["scheduled"] or prog["counts"]["queued"]))
     return render(request, "portal/broadcast.html", {

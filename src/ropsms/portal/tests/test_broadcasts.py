@@ -345,3 +345,15 @@ def test_password_change_is_audited(client, org):
     org.sender_a1.refresh_from_db()
     assert org.sender_a1.check_password("An0ther-long-pass!")
     assert AuditEntry.objects.filter(action="user.password_change", actor="user:sender_a1").exists()
+
+
+def test_approval_that_would_pass_the_quota_is_refused_and_stays_pending(client, org):
+    policy = UnitPolicy.objects.create(org_unit=org.A, approval_threshold=2, monthly_quota=100)
+    compose(login(client, org.sender_a), unit=org.A.pk, units=[org.A1.pk])
+    b = Broadcast.objects.get()
+    policy.monthly_quota = 2
+    policy.save()
+    resp = login(client, org.approver_a).post(f"/broadcasts/{b.pk}/approve/", follow=True)
+    assert "quota" in resp.content.decode()
+    b.refresh_from_db()
+    assert b.status == "pending" and b.batch is None and not Message.objects.exists()
