@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from ropsms.api.models import ApiKey
 from ropsms.messaging.models import Message, OptOut, State
@@ -50,7 +53,8 @@ def test_other_clients_messages_are_invisible(api, client, make_client):
 
 
 def test_scheduled_and_options(api):
-    r = api.post("/messages", {"to": "91234567", "text": "later", "scheduled_at": "2099-01-01T08:00:00+04:00",
+    later = (timezone.now() + timedelta(days=10)).isoformat()
+    r = api.post("/messages", {"to": "91234567", "text": "later", "scheduled_at": later,
                                "priority": "urgent", "validity_minutes": 60})
     assert r.status_code == 201 and r.json()["state"] == "scheduled"
     msg = Message.objects.get(pk=r.json()["id"])
