@@ -110,6 +110,7 @@ def main() -> None:
         result = asyncio.run(drive(port, args.n, args.window))
         cpu1 = ps.cpu_times()
         sim_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        sim_sys = cpu1.system - cpu0.system
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/stats", timeout=5) as r:
             stats = json.loads(r.read())
         secs = result["seconds"]
@@ -117,7 +118,8 @@ def main() -> None:
         print(f"  elapsed             {secs:.2f} s")
         print(f"  submit_sm/s         {result['resps'] / secs:,.0f}")
         print(f"  receipts/s          {result['receipts'] / secs:,.0f}")
-        print(f"  simulator CPU       {sim_cpu:.2f} s ({sim_cpu / args.n * 1e6:.0f} us per message, submit+receipt)")
+        print(f"  simulator CPU       {sim_cpu:.2f} s ({sim_cpu / args.n * 1e6:.0f} us per message, submit+receipt;"
+              f" {sim_sys / args.n * 1e6:.0f} us of it in the kernel)")
         print(f"  simulator RSS       {ps.memory_info().rss / 1e6:.0f} MB")
         print(f"  simulator counters  accepted={stats.get('submits_accepted')} receipts={stats.get('receipts_sent')}"
               f" acked={stats.get('receipts_acked')}")

@@ -331,6 +331,30 @@ def _tlv_bytes(key: Any, value: Any) -> bytes:
     return struct.pack(">HH", tag, len(data)) + data
 
 
+_SM_IDS = frozenset((0x00000004, 0x00000005))  # submit_sm, deliver_sm: the hot path, unrolled
+
+
+def _encode_sm(p: dict[str, Any]) -> bytes | None:
+    """submit_sm / deliver_sm body without the field loop (same bytes as the table-driven path)."""
+    sm = p.get("short_message") or b""
+    if len(sm) > 254 or not isinstance(sm, bytes):
+        return None
+    g = p.get
+    return b"".join((
+        (g("service_type") or "").encode("latin-1"), b"\0",
+        _int1[g("source_addr_ton") or 0], _int1[g("source_addr_npi") or 0],
+        (g("source_addr") or "").encode("latin-1"), b"\0",
+        _int1[g("dest_addr_ton") or 0], _int1[g("dest_addr_npi") or 0],
+        (g("destination_addr") or "").encode("latin-1"), b"\0",
+        bytes((g("esm_class") or 0, g("protocol_id") or 0, g("priority_flag") or 0)),
+        (g("schedule_delivery_time") or "").encode("latin-1"), b"\0",
+        (g("validity_period") or "").encode("latin-1"), b"\0",
+        bytes((g("registered_delivery") or 0, g("replace_if_present_flag") or 0, g("data_coding") or 0,
+               g("sm_default_msg_id") or 0, len(sm))),
+        sm,
+    ))
+
+
 def encode(pdu: Pdu) -> bytes:
     """The whole PDU as bytes, header included. Missing params encode as "" / 0 / b""."""
     try:
@@ -338,6 +362,15 @@ def encode(pdu: Pdu) -> bytes:
     except KeyError:
         raise ValueError(f"unknown SMPP command {pdu.command!r}") from None
     params = pdu.params
+    if command_id in _SM_IDS:
+        try:
+            body = _encode_sm(params)
+        except (TypeError, AttributeError):  # an unusual value type: let the generic path explain
+            body = None
+        if body is not None:
+            if pdu.tlvs:
+                body += b"".join([_tlv_bytes(k, v) for k, v in pdu.tlvs.items()])
+            return HEADER.pack(16 + len(body), command_id, pdu.status, pdu.sequence) + body
     parts: list[bytes] = []
     # SMPP 3.4: a failed response carries no body; keep it that way unless params were given.
     if not (pdu.status and not params and command_id & 0x80000000):
@@ -395,8 +428,68 @@ def _decode_tlvs(body: bytes, pos: int, end: int) -> dict[Any, Any]:
     return tlvs
 
 
+def _decode_sm(frame: bytes, end: int) -> tuple[dict[str, Any], int]:
+    """submit_sm / deliver_sm mandatory fields without the field loop. Raises IndexError/ValueError
+    on anything short or odd; the caller then runs the generic path, which says what is wrong."""
+    find = frame.find
+    nul = find(b"\0", 16, end)
+    if nul < 0:
+        raise ValueError("no terminator")
+    service_type = frame[16:nul].decode("latin-1")
+    pos = nul + 3
+    nul = find(b"\0", pos, end)
+    if nul < 0:
+        raise ValueError("no terminator")
+    source_addr = frame[pos:nul].decode("latin-1")
+    s_ton, s_npi = frame[pos - 2], frame[pos - 1]
+    pos = nul + 3
+    nul = find(b"\0", pos, end)
+    if nul < 0:
+        raise ValueError("no terminator")
+    destination_addr = frame[pos:nul].decode("latin-1")
+    d_ton, d_npi = frame[pos - 2], frame[pos - 1]
+    esm, pid, prio = frame[nul + 1], frame[nul + 2], frame[nul + 3]
+    pos = nul + 4
+    nul = find(b"\0", pos, end)
+    if nul < 0:
+        raise ValueError("no terminator")
+    schedule = frame[pos:nul].decode("latin-1")
+    pos = nul + 1
+    nul = find(b"\0", pos, end)
+    if nul < 0:
+        raise ValueError("no terminator")
+    validity = frame[pos:nul].decode("latin-1")
+    if min(nul, end - nul - 6) < 0:
+        raise ValueError("short")
+    rd, rip, dc, smid, sm_len = frame[nul + 1:nul + 6]
+    pos = nul + 6
+    if pos + sm_len > end:
+        raise ValueError("short")
+    return {
+        "service_type": service_type, "source_addr_ton": s_ton, "source_addr_npi": s_npi,
+        "source_addr": source_addr, "dest_addr_ton": d_ton, "dest_addr_npi": d_npi,
+        "destination_addr": destination_addr, "esm_class": esm, "protocol_id": pid, "priority_flag": prio,
+        "schedule_delivery_time": schedule, "validity_period": validity, "registered_delivery": rd,
+        "replace_if_present_flag": rip, "data_coding": dc, "sm_default_msg_id": smid,
+        "short_message": frame[pos:pos + sm_len],
+    }, pos + sm_len
+
+
 def decode_frame(frame: bytes) -> Pdu | BadPdu:
     """Decode one complete frame (exactly command_length bytes)."""
+    length, command_id, status, sequence = HEADER.unpack_from(frame, 0)
+    if command_id in _SM_IDS:
+        try:
+            params, pos = _decode_sm(frame, length)
+            tlvs = _decode_tlvs(frame, pos, length) if pos < length else {}
+            return Pdu("submit_sm" if command_id == 4 else "deliver_sm", sequence, status, params, tlvs)
+        except (IndexError, ValueError, _Malformed):
+            pass  # the generic path below decodes it tolerantly or explains what is wrong
+    return _decode_table(frame)
+
+
+def _decode_table(frame: bytes) -> Pdu | BadPdu:
+    """The generic, table-driven decoder (every command; tolerant of bodies cut at a field boundary)."""
     length, command_id, status, sequence = HEADER.unpack_from(frame, 0)
     entry = _LAYOUT_BY_ID.get(command_id)
     if entry is None:
