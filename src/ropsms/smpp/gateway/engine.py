@@ -188,11 +188,17 @@ class Db:
     def __init__(self, *, inline: bool = False) -> None:
         self.inline = inline
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-db")
+        # PostgreSQL: claims get their own thread and connection, so they never queue behind a
+        # batch of writes. SQLite has one writer at a time anyway: one thread does both.
+        self._claims = self._pool
+        if not inline and connections["default"].vendor == "postgresql":
+            self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-claim")
 
-    async def call(self, fn, *args, **kwargs):
+    async def call(self, fn, *args, lane: str = "write", **kwargs):
         if self.inline:
             return fn(*args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(self._run, fn, *args, **kwargs))
+        pool = self._claims if lane == "claim" else self._pool
+        return await asyncio.get_running_loop().run_in_executor(pool, partial(self._run, fn, *args, **kwargs))
 
     @staticmethod
     def _run(fn, *args, **kwargs):
@@ -203,9 +209,10 @@ class Db:
             raise
 
     def close(self) -> None:
-        if not self.inline:
-            self._pool.submit(connections.close_all).result()
-        self._pool.shutdown(wait=True)
+        for pool in {self._pool, self._claims}:
+            if not self.inline:
+                pool.submit(connections.close_all).result()
+            pool.shutdown(wait=True)
 
 
 class Writer:
@@ -573,7 +580,7 @@ class Gateway:
                 continue
             limit = min(capacity, cfg.claim_batch)
             try:
-                result = await self.db.call(outbox.claim, owner=self.owner, limit=limit,
+                result = await self.db.call(outbox.claim, owner=self.owner, limit=limit, lane="claim",
                                             lease_seconds=cfg.lease_seconds, max_attempts=cfg.max_attempts)
             except Exception:
                 log.exception("claiming from the outbox failed")
