@@ -14,7 +14,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -30,10 +31,14 @@ def otp_required() -> bool:
 
 
 def otp_required_redirect(request: HttpRequest, pu: PortalUser):
-    if not (otp_required() and pu.needs_otp) or request.user.is_verified():
+    """Where to send a user who must still give a code: anyone who enrolled a device, and admin roles."""
+    if request.user.is_verified():
         return None
-    confirmed = TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
-    return redirect("portal:otp_verify" if confirmed else "portal:otp_setup")
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect(f"{reverse('portal:otp_verify')}?{urlencode({'next': request.get_full_path()})}")
+    if otp_required() and pu.needs_otp:
+        return redirect("portal:otp_setup")
+    return None
 
 
 def _qr_svg(uri: str) -> str:
@@ -47,10 +52,12 @@ def _qr_svg(uri: str) -> str:
 @login_required
 def setup(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: scan the QR code, type a code to confirm."""
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        if not request.user.is_verified():
+            return redirect("portal:otp_verify")
+        return render(request, "portal/otp_setup.html", {"enabled": True})
     device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
     if device is None:
-        if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists() and not request.user.is_verified():
-            return redirect("portal:otp_verify")
         device = TOTPDevice.objects.create(user=request.user, name="portal", confirmed=False)
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

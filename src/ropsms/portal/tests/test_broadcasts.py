@@ -357,3 +357,19 @@ def test_approval_that_would_pass_the_quota_is_refused_and_stays_pending(client,
     assert "quota" in resp.content.decode()
     b.refresh_from_db()
     assert b.status == "pending" and b.batch is None and not Message.objects.exists()
+
+
+def test_optional_two_factor_once_enrolled_is_asked_at_log_in(client, org):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    c = login(client, org.sender_a1)
+    assert c.get("/compose/").status_code == 200  # not required for a sender
+    c.get("/account/two-factor/")
+    device = TOTPDevice.objects.get(user=org.sender_a1)
+    c.post("/account/two-factor/", {"token": f"{totp(device.bin_key):06d}"})
+    assert "is on" in c.get("/account/two-factor/").content.decode()
+    c.post("/logout/")
+    c = login(client, org.sender_a1)
+    resp = c.get("/compose/")
+    assert resp.status_code == 302 and resp["Location"] == "/account/two-factor/verify/?next=%2Fcompose%2F"
