@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -21,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -28,29 +31,60 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run_phase(base: str, key: str, clients: int, total: int, make_body) -> tuple[int, int, float]:
-    import httpx
+class Conn:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: the load generator shares the two
+    cores with the server, and httpx would spend more CPU per request than the server does."""
 
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port = host, port
+        self.head = f"Host: {host}:{port}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def run_phase(port: int, key: str, clients: int, total: int, make_body) -> tuple[int, int, float]:
     accepted = failed = 0
     counter = iter(range(total))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits,
-                                 timeout=120) as http:
-        async def worker():
-            nonlocal accepted, failed
+
+    async def worker():
+        nonlocal accepted, failed
+        conn = Conn("127.0.0.1", port, key)
+        try:
             for i in counter:
                 path, body = make_body(i)
-                r = await http.post(path, json=body)
-                if r.status_code == 201:
+                status, answer = await conn.post(path, json.dumps(body).encode())
+                if status == 201:
                     accepted += 1
                 else:
                     failed += 1
                     if failed <= 3:
-                        print(f"  refused: {r.status_code} {r.text[:200]}")
+                        print(f"  refused: {status} {answer[:200]!r}")
+        finally:
+            conn.close()
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        return accepted, failed, time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return accepted, failed, time.perf_counter() - start
 
 
 def main() -> None:
@@ -102,21 +136,31 @@ def main() -> None:
         db = "PostgreSQL" if args.pg else "SQLite (WAL)"
         print(f"ropsms web on {base}, {args.workers} uvicorn worker(s), {db}, {args.clients} concurrent clients")
 
-        asyncio.run(run_phase(base, key, args.clients, 200, lambda i: ("/api/v1/messages",
+        asyncio.run(run_phase(port, key, args.clients, 200, lambda i: ("/api/v1/messages",
                                                                         {"to": "91234567", "text": "warm-up"})))
+        server = [psutil.Process(web.pid), *psutil.Process(web.pid).children(recursive=True)]
+
+        def cpu() -> float:
+            return sum(p.cpu_times().user + p.cpu_times().system for p in server)
+
+        cpu0 = cpu()
         ok, bad, secs = asyncio.run(run_phase(
-            base, key, args.clients, args.singles,
+            port, key, args.clients, args.singles,
             lambda i: ("/api/v1/messages", {"to": f"9{1000000 + i % 8999999:07d}", "text": f"Single message {i}",
                                             "client_ref": f"s{i}"})))
-        print(f"singles: {ok} accepted, {bad} refused in {secs:.2f} s = {ok / secs:,.0f} req/s")
+        cpu1 = cpu()
+        print(f"singles: {ok} accepted, {bad} refused in {secs:.2f} s = {ok / secs:,.0f} req/s "
+              f"(server CPU {1000 * (cpu1 - cpu0) / max(1, ok + bad):.2f} ms per request)")
 
         size = args.batch_size
         ok_b, bad_b, secs_b = asyncio.run(run_phase(
-            base, key, args.clients, args.batches,
+            port, key, args.clients, args.batches,
             lambda i: ("/api/v1/batches", {"to": [f"9{1000000 + (i * size + j) % 8999999:07d}" for j in range(size)],
                                            "text": f"Batch {i}: road closure on Sultan Qaboos Street"})))
         msgs = ok_b * size
-        print(f"batches: {ok_b} x {size} accepted, {bad_b} refused in {secs_b:.2f} s = {msgs / secs_b:,.0f} msg/s")
+        print(f"batches: {ok_b} x {size} accepted, {bad_b} refused in {secs_b:.2f} s = {msgs / secs_b:,.0f} msg/s "
+              f"(server CPU {1e6 * (cpu() - cpu1) / max(1, msgs):.1f} µs per message)")
+        print(f"machine load average during the run: {os.getloadavg()[0]:.1f} (2 cores; other work skews the figures)")
     finally:
         web.terminate()
         web.wait(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ropsms.api import callbacks, keys
-from ropsms.api.models import ApiClient, ApiKey, Callback, Event
+from ropsms.api.models import ApiClient, ApiKey, Callback, DailyUsage, Event
 from ropsms.ops.audit import record
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -45,7 +46,7 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "active", "scopes", "daily_quota", "rate_limit", "keys_in_use")
+    list_display = ("name", "slug", "active", "scopes", "daily_quota", "sent_today", "rate_limit", "keys_in_use")
     list_filter = ("active",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -61,8 +62,13 @@ class ApiClientAdmin(admin.ModelAdmin):
     def keys_in_use(self, obj: ApiClient) -> int:
         return sum(1 for k in obj.keys.all() if k.usable())
 
+    @admin.display(description=_("sent today"))
+    def sent_today(self, obj: ApiClient) -> int:
+        return next((u.count for u in obj.usage.all() if u.day == timezone.localdate()), 0)
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("keys")
+        today = DailyUsage.objects.filter(day=timezone.localdate())
+        return super().get_queryset(request).prefetch_related("keys", Prefetch("usage", queryset=today))
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

@@ -144,3 +144,10 @@ def test_keys_cache_and_revocation_clears_it(make_client, monkeypatch):
     assert authenticate(key2) == c2
     keys.revoke_keys(client=c2, actor="test")  # the service clears the cache itself
     assert authenticate(key2) is None
+
+
+def test_admin_changelist_shows_usage(admin_client, api):
+    api.post("/messages", {"to": "91234567", "text": "x"})
+    page = admin_client.get("/admin/api/apiclient/")
+    assert page.status_code == 200 and b"evisa" in page.content
+    assert b'<td class="field-sent_today">1</td>' in page.content
