@@ -84,7 +84,7 @@ class Correlator:
         return ops
 
     def receipt(self, *, operator: str, raw_id: str, state: str | None, error_code: str, at: datetime,
-                now: float, ack: Ack | None = None, outstanding: bool = True) -> list:
+                now: float, ack: Ack | None = None, outstanding: bool | Callable[[], bool] = True) -> list:
         """Ops to write for one receipt, `ack` after them.
 
         Unknown ids are held briefly in case their submit_sm_resp is on its way (only while submits
@@ -104,7 +104,7 @@ class Correlator:
             key = normalise(raw_id)
             if not key:
                 return [ack] if ack else []
-            if not outstanding:
+            if not (outstanding() if callable(outstanding) else outstanding):
                 ops: list = [outbox.Receipt(operator, variants(key), state, error_code, at)]
                 return [*ops, ack] if ack else ops
             self.early_held += 1

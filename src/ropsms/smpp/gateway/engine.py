@@ -650,7 +650,7 @@ class Gateway:
         if self.stopping:
             self.release(msg, "gateway stopping", count_attempt=False)
             return
-        if msg.accepted_any and msg.runner is not None:
+        if msg.runner is not None and msg.accepted_any:
             # Parts already with this operator: the rest must follow on a bind of the same operator.
             for runner in self.runners.values():
                 if runner is not exclude and runner.up and runner.operator == msg.runner.operator:
@@ -726,7 +726,9 @@ class Gateway:
             if ack is not None:
                 ack.send()
             return
-        outstanding = any(r.in_flight for r in self.runners.values() if r.operator == runner.operator)
+        def outstanding() -> bool:
+            return any(r.in_flight for r in self.runners.values() if r.operator == runner.operator)
+
         ops = self.correlator.receipt(operator=runner.operator, raw_id=ev.message_id, state=ev.state,
                                       error_code=ev.error_code, at=utcnow(), now=time.monotonic(), ack=ack,
                                       outstanding=outstanding)
