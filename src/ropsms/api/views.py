@@ -248,8 +248,24 @@ def get_batch(request: HttpRequest, batch_id: int):
     return Status(200, services.batch_status(client=client, batch_id=batch_id))
 
 
+EVENT_EXAMPLES = {
+    "visa": {"summary": "visa.status_changed", "value": {
+        "type": "visa.status_changed", "id": "evisa-2026-000123",
+        "data": {"application_no": "V2026-0001", "status": "approved", "mobile": "+96891234567", "language": "ar"}}},
+    "offence": {"summary": "offence.recorded", "value": {
+        "type": "offence.recorded", "id": "rop-traffic-88812",
+        "data": {"offence_no": "T-88812", "plate": "12345 AB", "amount": "15.000", "location": "Al Khoud",
+                 "mobile": "92345678", "language": "en"}}},
+    "appointment": {"summary": "appointment.moved", "value": {
+        "type": "appointment.moved", "id": "appt-5511-2",
+        "data": {"appointment_id": "5511", "place": "Seeb police station", "at": "2027-01-03T09:30:00+04:00",
+                 "previous_at": "2027-01-02T09:30:00+04:00", "mobile": "93456789", "language": "ar"}}},
+}
+
+
 @api.post("/events", response={201: EventOut, 200: EventOut, **ERRORS}, summary="Push a domain event",
-          tags=["events"])
+          tags=["events"],
+          openapi_extra={"requestBody": {"content": {"application/json": {"examples": EVENT_EXAMPLES}}}})
 def post_event(request: HttpRequest, payload: EventIn,
                idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
     """A source system reports something that happened (see the event types above); the alert rule of

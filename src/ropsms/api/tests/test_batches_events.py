@@ -154,3 +154,12 @@ def test_inbound_for_owned_keywords(api, client, make_client):
     assert [(i["keyword"], i["text"]) for i in items] == [("VISA", "VISA V123 status")]
     assert items[0]["from"] == "+96891234567"
     assert api.get("/inbound", since_id=items[0]["id"]).json() == []
+
+
+def test_documented_event_examples_work(api):
+    from ropsms.api.views import EVENT_EXAMPLES
+
+    for example in EVENT_EXAMPLES.values():
+        r = api.post("/events", example["value"])
+        assert r.status_code == 201, (example["summary"], r.content)
+        assert r.json()["outcome"] == "sent"
