@@ -26,6 +26,7 @@ from ropsms.eservices.identifiers import fingerprint, masked
 from ropsms.eservices.models import Block, Command, Exchange, Feedback
 from ropsms.eservices.parsing import Parsed, catalogue, parse, strip_keyword
 from ropsms.eservices.replies import paginate, render, system
+from ropsms.messaging.bulk import insert_rows
 from ropsms.messaging.errors import SendError
 from ropsms.messaging.models import InboundMessage, Message, Priority
 from ropsms.messaging.services import send
@@ -57,7 +58,8 @@ def handle_mo(mo: InboundMessage) -> str:
         msisdn = parse_mobile(mo.msisdn, allow_foreign=True).e164
     except InvalidNumber:
         log.warning("MO #%s from an unusable number %s: no reply possible", mo.pk, mask(mo.msisdn))
-        _record(mo, mo.msisdn, Outcome(R.ERROR, "ar", None, note="bad sender"), None, started, now)
+        with transaction.atomic():
+            _record(mo, mo.msisdn, Outcome(R.ERROR, "ar", None, note="bad sender"), None, started, now)
         return "eservices: sender number unusable, no reply"
     try:
         outcome = _dispatch(mo, msisdn, now)
@@ -94,14 +96,16 @@ def _reply(msisdn: str, outcome: Outcome, mo: InboundMessage) -> Message | None:
 
 
 def _record(mo: InboundMessage, msisdn: str, outcome: Outcome, reply: Message | None, started: float,
-            now: datetime) -> Exchange:
-    return Exchange.objects.create(
-        mo=mo, msisdn=msisdn[:20], command=outcome.command, language=outcome.language,
-        param_masked=masked(outcome.params) if outcome.params else "",
-        param_hash=fingerprint(outcome.params) if outcome.params else "", result=outcome.result,
-        reply=reply, latency_ms=int((time.perf_counter() - started) * 1000), pending_pages=outcome.pending,
-        created_at=now,
-    )
+            now: datetime) -> None:
+    """One `Exchange` row per MO. Written with the outbox's fast insert (no model instance, no
+    per-field machinery): this runs for every MO, and `Model.save()` cost more than the write."""
+    insert_rows(Exchange, [{
+        "mo_id": mo.pk, "msisdn": msisdn[:20], "command_id": outcome.command.pk if outcome.command else None,
+        "language": outcome.language, "param_masked": masked(outcome.params) if outcome.params else "",
+        "param_hash": fingerprint(outcome.params) if outcome.params else "", "result": outcome.result,
+        "reply_id": reply.pk if reply else None, "latency_ms": int((time.perf_counter() - started) * 1000),
+        "pending_pages": outcome.pending, "created_at": now,
+    }])
 
 
 # --- the steps --------------------------------------------------------------------------------------
