@@ -178,6 +178,11 @@ def test_live_counter_agrees_with_the_server(stack, page):
         assert (js["encoding"], js["parts"], js["units"]) == (py.encoding, len(py.parts), py.units), text
     page.fill("#id_text", "x" * 161)
     assert page.text_content('#counter [data-c="parts"]') == "2"
+    # The staff filter narrows the list as you type.
+    total = page.locator("#id_staff option").count()
+    page.fill("#staff-filter", page.text_content("#id_staff option").split()[0])  # a first name
+    visible = page.locator("#id_staff option:not([hidden])").count()
+    assert 0 < visible < total
 
 
 def test_approval_flow(stack, page):
