@@ -280,3 +280,45 @@ def test_mo_is_reassembled_and_handed_to_inbound():
     assert by_from["+96891234567"].operator == "Simulator" and by_from["+96891234567"].bind == "simulator"
     assert by_from["+96892345678"].text == ARABIC
     assert by_from["+447700900123"].text == "hello " * 40
+
+
+def test_transmitter_receiver_pair_carries_submits_and_receipts():
+    async def main():
+        sim = simulator()
+        await sim.start()
+        make_operator("Simulator", sim.port, mode="pair")
+        send_many(recipients=numbers(10), text="pair", producer="test")
+
+        async def body(gw):
+            assert await wait_until(all_final())
+            modes = sorted(s["mode"] for s in sim.bound_sessions())
+            assert modes == ["receiver", "transmitter"], modes
+        gw = await with_gateway(body)
+        await sim.stop()
+        return gw
+
+    gw = run(main)
+    assert Message.objects.filter(state="delivered").count() == 10
+    assert gw.runners["simulator"].counters["receipts"] == 10
+
+
+def test_graceful_stop_mid_batch_answers_in_flight_and_returns_the_rest():
+    async def main():
+        sim = simulator(receipt_delay=0.01)
+        await sim.start()
+        make_operator("Simulator", sim.port, tps=100, window=8)
+        send_many(recipients=numbers(300), text="stop test", producer="test")
+
+        async def body(gw):
+            assert await wait_until(lambda: sim.stats["submits_accepted"] >= 30)
+        await with_gateway(body)
+        accepted = sim.stats["submits_accepted"]
+        await sim.stop()
+        return accepted
+
+    accepted = run(main)
+    counts = {s: Message.objects.filter(state=s).count() for s in ("sending", "queued", "submitted", "delivered")}
+    assert counts["sending"] == 0  # nothing left leased by a stopped gateway
+    assert counts["queued"] == 300 - accepted  # everything not sent is back in the queue, untouched
+    assert counts["submitted"] + counts["delivered"] == accepted
+    assert not Message.objects.filter(state="queued").exclude(attempts=0).exists()
