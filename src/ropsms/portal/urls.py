@@ -1,10 +1,13 @@
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from ropsms.portal import otp, views
 
 app_name = "portal"
 
 urlpatterns = [
+    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("account/password/", views.PasswordChangeView.as_view(), name="password"),

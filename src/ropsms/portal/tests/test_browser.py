@@ -252,6 +252,12 @@ def test_system_admin_enrols_two_factor(stack, page):
     page.click("button[type=submit].primary")
     page.wait_for_selector("h1:has-text('Dashboard')")
     shot(page, "portal-dashboard-en.png")
+    # The Django admin works under the same Content-Security-Policy (no console errors).
+    page.goto(stack["base"] + "/admin/auth/user/")
+    page.click("text=dgo.sender")
+    page.wait_for_selector("#user_form")
+    page.goto(stack["base"] + "/audit/")
+    assert "user.login" in page.text_content("#audit")
 
 
 def teardown_module(module):
