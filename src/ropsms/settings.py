@@ -144,6 +144,9 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("ROPSMS_SQLITE_PATH", str(VAR_DIR / "ropsms.sqlite3")),
+        # Keep the connection between requests: opening one runs the PRAGMAs below and costs a few
+        # ms of CPU, more than a whole API request otherwise (sync views share one thread under ASGI).
+        "CONN_MAX_AGE": env_int("ROPSMS_DB_CONN_MAX_AGE", 60),
         "OPTIONS": {
             # IMMEDIATE avoids "database is locked" when a reader upgrades to a writer.
             "transaction_mode": "IMMEDIATE",
