@@ -12,3 +12,10 @@ class EservicesConfig(AppConfig):
         from ropsms.messaging import inbound
 
         inbound.register_handler(handle_mo)
+
+        from datetime import timedelta
+
+        from ropsms.eservices.services import purge_old_records
+        from ropsms.ops.scheduler import register_job
+
+        register_job("eservices.retention", every=timedelta(hours=1), func=purge_old_records)

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, int] = {
     "BLOCK_HOURS": 24,
     "MAX_REPLY_PARTS": 4,  # SMS parts per reply; the rest waits for MORE
     "MORE_MINUTES": 60,  # how long MORE can fetch the rest of a reply
+    "RETENTION_DAYS": 365,  # exchanges older than this are deleted (the audit trail keeps its own)
 }
 
 

@@ -250,3 +250,20 @@ def test_two_commands_matching_the_same_text_get_a_question_not_a_guess(registry
     reply = ask(AHMED, "FINES 12345 AB")
     assert reply.startswith("Your message fits more than one service. Did you mean ")
     assert Exchange.objects.get().result == "unknown"
+
+
+def test_retention_purges_old_exchanges_and_ended_blocks(registry, ask, settings):
+    from ropsms.eservices.services import purge_old_records
+    from ropsms.ops.scheduler import jobs
+
+    assert "eservices.retention" in {job.name for job in jobs()}
+    settings.ROPSMS_ESERVICES = {"RETENTION_DAYS": 30}
+    ask(AHMED, "help")
+    ask(FATMA, "help")
+    Exchange.objects.filter(msisdn="+96891234567").update(created_at=timezone.now() - timedelta(days=31))
+    now = timezone.now()
+    Block.objects.create(msisdn="+96899887766", reason="test", created_at=now - timedelta(days=10),
+                         until=now - timedelta(days=8))
+    assert purge_old_records() == {"exchanges": 1, "blocks": 1}
+    assert list(Exchange.objects.values_list("msisdn", flat=True)) == ["+96892345678"]
+    assert purge_old_records() == {"exchanges": 0, "blocks": 0}
