@@ -770,9 +770,9 @@ class Gateway:
                     self.loop.call_soon_threadsafe(ack.send)
         except Exception:  # not stored: no answer, so the SMSC delivers it again
             log.exception("storing the MO from %s failed", mask(mo.source))
-        finally:
             if not self.config.inline_db:
-                close_old_connections()
+                close_old_connections()  # drop a broken connection; otherwise keep it (no reconnect per MO)
+        finally:
             with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
                 self.notify()
 
