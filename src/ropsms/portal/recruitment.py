@@ -156,6 +156,12 @@ def send_invitations(*, pu: PortalUser, session: InterviewSession, ip: str | Non
         return 0
     recipients = [messaging.Recipient(to=i.applicant.mobile, text=invitation_text(i), client_ref=f"invitation:{i.pk}")
                   for i in todo]
+    with transaction.atomic():
+        return _send_invitations(pu, session, todo, recipients, ip)
+
+
+def _send_invitations(pu: PortalUser, session: InterviewSession, todo: list[Invitation],
+                      recipients: list[messaging.Recipient], ip: str | None) -> int:
     try:
         result = messaging.send_many(recipients=recipients, producer=producer_for(session.org_unit),
                                      batch_name=f"{session.title} {session.date}", priority=Priority.NORMAL,

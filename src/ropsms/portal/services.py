@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -199,6 +199,12 @@ def quota_policy(producer: str, count: int) -> None:
     unit = OrgUnit.objects.filter(code=producer[len(PRODUCER_PREFIX):]).first()
     if unit is None:
         return
+    if connection.in_atomic_block:
+        # Two broadcasts of the same quota unit at once: the second waits for the first to commit
+        # (a row lock on PostgreSQL; SQLite already serialises writers), so both cannot pass.
+        _used, _quota, owner = quota_usage(unit)
+        if owner is not None:
+            list(UnitPolicy.objects.select_for_update().filter(org_unit=owner).values_list("pk", flat=True))
     used, quota, owner = quota_usage(unit)
     if quota and used + count > quota:
         raise messaging.SendError(
