@@ -208,7 +208,8 @@ def http_source():
         server.server_close()
 
 
-def test_http_answers_the_owner(http_source, ask):
+def test_http_answers_the_owner(http_source, ask, caplog):
+    caplog.set_level("INFO")
     use_source(http_source)
     assert ask(AHMED, "FINES 12345 AB").splitlines() == [
         "Vehicle 12345 AB: 2 unpaid fine(s), total 65.000 OMR:",
@@ -217,6 +218,7 @@ def test_http_answers_the_owner(http_source, ask):
     ]
     neutral = ask(STRANGER, "FINES 12345 AB")
     assert neutral.startswith("No information can be sent") and ask(AHMED, "FINES 777 HH") == neutral
+    assert not any("12345" in r.getMessage() for r in caplog.records)  # no identifiers in logs (httpx URLs)
 
 
 @pytest.mark.parametrize("query", ["slow", "fail", "garbage"])
