@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -92,15 +93,48 @@ class SqlConnector:
 
     def _run_postgres(self, sql: str, params: dict[str, str]) -> list[dict[str, Any]]:
         import psycopg
-        from psycopg.rows import dict_row
 
-        ms = max(1, int(self.timeout * 1000))
+        wanted = set(_NAMED.findall(sql))
         try:
-            with psycopg.connect(self.url, connect_timeout=max(1, round(self.timeout)), autocommit=True,
-                                 options=f"-c statement_timeout={ms}", row_factory=dict_row) as conn:
-                wanted = set(_NAMED.findall(sql))
-                return list(conn.execute(_to_pyformat(sql), {k: v for k, v in params.items() if k in wanted}))
+            conn = _pg_connection(self.url, self.timeout)
+        except psycopg.Error as exc:
+            raise SourceUnavailable(f"cannot connect: {type(exc).__name__}") from None
+        try:
+            return list(conn.execute(_to_pyformat(sql), {k: v for k, v in params.items() if k in wanted}))
         except psycopg.errors.QueryCanceled:
             raise SourceUnavailable(f"query timed out after {self.timeout}s") from None
         except psycopg.Error as exc:
+            _drop_pg_connection(self.url, self.timeout)  # it may be broken; the next call reconnects
             raise SourceUnavailable(f"postgres error: {type(exc).__name__}") from None
+
+
+# One PostgreSQL connection per thread and source, kept open: connecting (TCP + authentication)
+# costs more than the query. A failed connection is dropped and made again on the next call.
+_local = threading.local()
+
+
+def _pg_connection(url: str, timeout: float):
+    import psycopg
+    from psycopg.rows import dict_row
+
+    conns = _local.__dict__.setdefault("conns", {})
+    conn = conns.get((url, timeout))
+    if conn is None or conn.closed:
+        ms = max(1, int(timeout * 1000))
+        conn = psycopg.connect(url, connect_timeout=max(1, round(timeout)), autocommit=True,
+                               options=f"-c statement_timeout={ms} -c default_transaction_read_only=on",
+                               row_factory=dict_row)
+        conns[(url, timeout)] = conn
+    return conn
+
+
+def _drop_pg_connection(url: str, timeout: float) -> None:
+    conn = _local.__dict__.get("conns", {}).pop((url, timeout), None)
+    if conn is not None:
+        conn.close()
+
+
+def close_connections() -> None:
+    """Close this thread's kept connections (tests, shutdown)."""
+    for conn in _local.__dict__.pop("conns", {}).values():
+        conn.close()

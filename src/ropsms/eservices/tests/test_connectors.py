@@ -137,6 +137,9 @@ def pg_source():
                 "fine_date AS date", "to_char(fine_date::date, 'DD/MM/YYYY') AS date")},
                 "slow": "SELECT pg_sleep(5), :number AS owner_mobile"})
     finally:
+        from ropsms.eservices.connectors.sql import close_connections
+
+        close_connections()
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -150,6 +153,13 @@ def test_sql_postgresql(pg_source, ask):
         "2) 02/11/2026 Sohar 100.000 OMR",
     ]
     assert ask(STRANGER, "FINES 12345 AB").startswith("No information can be sent")
+    # The connection is kept for the next question, and it is read-only.
+    from ropsms.eservices.connectors import sql
+
+    [conn] = sql._local.conns.values()
+    assert conn.execute("SHOW default_transaction_read_only").fetchone() == {"default_transaction_read_only": "on"}
+    assert ask(AHMED, "FINES 12345 AB").startswith("Vehicle 12345 AB: 2 unpaid")
+    assert list(sql._local.conns.values()) == [conn]
 
 
 @pytest.mark.pg
