@@ -24,6 +24,7 @@ from ropsms.eservices import conf, metrics
 from ropsms.eservices.connectors import SourceUnavailable, connector_for
 from ropsms.eservices.identifiers import fingerprint, masked
 from ropsms.eservices.models import Block, Command, Exchange, Feedback
+from ropsms.eservices.normalize import has_arabic, has_latin
 from ropsms.eservices.parsing import Parsed, catalogue, parse, strip_keyword
 from ropsms.eservices.replies import paginate, render, system
 from ropsms.messaging.bulk import insert_rows
@@ -74,12 +75,11 @@ def handle_mo(mo: InboundMessage) -> str:
         reply = _reply(msisdn, outcome, mo)
         _record(mo, msisdn, outcome, reply, started, now)
     code = outcome.command.code if outcome.command else "-"
-    return f"eservices: {outcome.result} ({code})" + (f", reply #{reply.pk}" if reply else ", no reply")
+    note = f" [{outcome.note}]" if outcome.note else ""
+    return f"eservices: {outcome.result} ({code}){note}" + (f", reply #{reply.pk}" if reply else ", no reply")
 
 
 def _guess_language(text: str) -> str:
-    from ropsms.eservices.normalize import has_arabic, has_latin
-
     return "en" if has_latin(text) and not has_arabic(text) else "ar"
 
 
@@ -91,7 +91,7 @@ def _reply(msisdn: str, outcome: Outcome, mo: InboundMessage) -> Message | None:
                     priority=Priority.URGENT, allow_foreign=True,
                     meta={"mo": mo.pk, "command": outcome.command.code if outcome.command else ""})
     except SendError as exc:
-        log.error("reply to MO #%s could not be queued: %s", mo.pk, exc)
+        log.error("reply to MO #%s could not be queued (%s)", mo.pk, exc.code)  # the text names the number
         return None
 
 
