@@ -96,13 +96,12 @@ def _take(client_id: int, day, count: int, quota: int) -> bool:
         cursor.execute(sql, params)
         if cursor.rowcount:
             return True
-    if DailyUsage.objects.filter(client_id=client_id, day=day).exists():
-        return False  # the row is there, so the quota is spent
+    # No row for today yet, or the quota is spent: creating the row tells which.
     try:
         with transaction.atomic():
             DailyUsage.objects.create(client_id=client_id, day=day, count=count)
         return True
-    except IntegrityError:  # created meanwhile by another request: try once more
+    except IntegrityError:  # the row exists (maybe created a moment ago by another request)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return bool(cursor.rowcount)

@@ -85,3 +85,29 @@ def test_concurrent_batch_retries_create_one_batch(make_client):
     assert {status for status, _ in results} == {201}
     assert len({body["id"] for _, body in results}) == 1
     assert Batch.objects.count() == 1 and Message.objects.count() == 200
+
+
+def test_concurrent_first_sends_of_the_day_are_not_refused(make_client):
+    """Regression: several requests racing to create today's usage row; none may be told the quota is spent."""
+    from ropsms.api.models import DailyUsage
+
+    _, key = make_client(daily_quota=0)
+    results = []
+    barrier = threading.Barrier(6)
+
+    def worker(i):
+        try:
+            barrier.wait()
+            r = Client().post("/api/v1/messages", data=json.dumps({"to": "91234567", "text": f"m{i}"}),
+                              content_type="application/json", headers={"Authorization": f"Bearer {key}"})
+            results.append(r.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [201] * 6
+    assert DailyUsage.objects.get().count == 6
