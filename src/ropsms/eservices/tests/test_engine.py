@@ -267,3 +267,21 @@ def test_retention_purges_old_exchanges_and_ended_blocks(registry, ask, settings
     assert purge_old_records() == {"exchanges": 1, "blocks": 1}
     assert list(Exchange.objects.values_list("msisdn", flat=True)) == ["+96892345678"]
     assert purge_old_records() == {"exchanges": 0, "blocks": 0}
+
+
+def test_an_mo_from_an_unusable_number_is_recorded_without_a_reply(registry):
+    mo = inbound.receive(msisdn="ABC", to="90085", text="FINES 12345 AB")
+    assert mo.handler_result == "eservices: sender number unusable, no reply"
+    exchange = Exchange.objects.get(mo=mo)
+    assert exchange.result == "error" and exchange.reply is None
+    assert not Message.objects.exists()
+
+
+def test_handling_the_same_mo_twice_does_not_send_a_second_reply(registry, ask):
+    from ropsms.eservices.engine import handle_mo
+
+    ask(AHMED, "help")
+    mo = InboundMessage.objects.get()
+    with pytest.raises(Exception):  # noqa: B017 - the one-exchange-per-MO constraint
+        handle_mo(mo)
+    assert Message.objects.count() == 1 and Exchange.objects.count() == 1
