@@ -31,6 +31,10 @@ _PLATE_FINES_SQL = (
 )
 
 
+_CATEGORIES_AR = {"Light": "خفيفة", "Heavy": "ثقيلة", "Motorcycle": "دراجة نارية",
+                  "Light, Motorcycle": "خفيفة، دراجة نارية"}
+
+
 def _aware(when: datetime | str) -> datetime:
     """Plain SQL gives SQLite's stored UTC time as a naive datetime (or text); PostgreSQL's is aware."""
     if isinstance(when, str):
@@ -38,11 +42,12 @@ def _aware(when: datetime | str) -> datetime:
     return when if timezone.is_aware(when) else when.replace(tzinfo=UTC)
 
 
-def _status(expiry: date) -> dict[str, str]:
+def _status(expiry: date, *, masculine: bool = False) -> dict[str, str]:
+    """Valid or expired; Arabic agrees with the noun (رخصة سارية, جواز ساري)."""
     today = timezone.localdate()
     if expiry < today:
-        return {"status_en": "expired", "status_ar": "منتهية"}
-    return {"status_en": "valid", "status_ar": "سارية"}
+        return {"status_en": "expired", "status_ar": "منتهي" if masculine else "منتهية"}
+    return {"status_en": "valid", "status_ar": "ساري" if masculine else "سارية"}
 
 
 def _fines(qs) -> list[dict[str, Any]]:
@@ -120,7 +125,8 @@ class DemoConnector:
         if lic is None:
             return NOT_FOUND
         return LookupResult(found=True, owners=owner_numbers([lic.person.mobile]), fields={
-            "expiry": f"{lic.expiry:%d/%m/%Y}", "categories": lic.categories, **_status(lic.expiry)})
+            "expiry": f"{lic.expiry:%d/%m/%Y}", "categories_en": lic.categories,
+            "categories_ar": _CATEGORIES_AR.get(lic.categories, lic.categories), **_status(lic.expiry)})
 
     def q_passport(self, params: dict[str, str]) -> LookupResult:
         pp = (Passport.objects.select_related("person").filter(person__civil_id=params["civil_id"])
@@ -128,7 +134,7 @@ class DemoConnector:
         if pp is None:
             return NOT_FOUND
         return LookupResult(found=True, owners=owner_numbers([pp.person.mobile]), fields={
-            "passport": pp.number, "expiry": f"{pp.expiry:%d/%m/%Y}", **_status(pp.expiry)})
+            "passport": pp.number, "expiry": f"{pp.expiry:%d/%m/%Y}", **_status(pp.expiry, masculine=True)})
 
     def q_visa(self, params: dict[str, str]) -> LookupResult:
         visa = (Visa.objects.select_related("person").filter(person__civil_id=params["civil_id"])
