@@ -101,6 +101,18 @@ def requeue_expired_leases(now: datetime) -> int:
         return cur.rowcount
 
 
+def expire_unanswered(*, grace: timedelta = timedelta(hours=1), now: datetime | None = None) -> int:
+    """Submitted messages whose receipt never came, long after their validity: `expired`, said why."""
+    now = now or timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {MSG} SET state=%s, done_at=%s, error_code=%s, error_text=%s "  # noqa: S608
+                    "WHERE state=%s AND valid_until<%s",
+                    [State.EXPIRED.value, _db_time(now), "no_receipt",
+                     "No delivery receipt came from the operator before the validity period ended.",
+                     State.SUBMITTED.value, _db_time(now - grace)])
+        return cur.rowcount
+
+
 def requeue_stale_claims(*, node: str, owner: str) -> int:
     """At start-up: claims of an earlier process of this node (killed, crashed) go back to the queue
     now rather than when their lease runs out."""

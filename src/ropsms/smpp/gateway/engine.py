@@ -598,7 +598,7 @@ class Gateway:
 
     async def _housekeeping(self) -> None:
         cfg = self.config
-        last = dict.fromkeys(("binds", "leases", "status", "log"), time.monotonic())
+        last = dict.fromkeys(("binds", "leases", "status", "log", "unanswered"), time.monotonic())
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
@@ -611,6 +611,9 @@ class Gateway:
                 if now - last["binds"] >= cfg.bind_lease_seconds / 3:
                     last["binds"] = now
                     await self._refresh_binds()
+                if now - last["unanswered"] >= 60:
+                    last["unanswered"] = now
+                    self.counters["expired_without_receipt"] += await self.db.call(outbox.expire_unanswered)
                 self.writer.extend(self.correlator.sweep(now))
                 for mo in self.assembler.expire(now):
                     self._dispatch_mo(mo, "", "")

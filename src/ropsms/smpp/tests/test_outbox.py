@@ -163,3 +163,13 @@ def test_two_claimers_at_once_never_take_the_same_row():
     assert len(both) == 600 and len(set(both)) == 600
     assert taken["a/1"] and taken["b/1"]  # both really worked
     assert Message.objects.filter(lease_owner="a/1").count() == len(taken["a/1"])
+
+
+def test_submitted_messages_without_a_receipt_expire_after_their_validity():
+    msg = send(to="91000161", text="x", producer="t", validity=timedelta(hours=1))
+    outbox.claim(owner="me/1", limit=10)
+    outbox.apply([outbox.Submitted(msg.pk, timezone.now(), "b", "Op", [(0, "1", "1")])], owner="me/1")
+    assert outbox.expire_unanswered(now=later(3600)) == 0  # still within validity + grace
+    assert outbox.expire_unanswered(now=later(2 * 3600 + 60)) == 1
+    msg.refresh_from_db()
+    assert (msg.state, msg.error_code) == ("expired", "no_receipt") and "receipt" in msg.error_text
