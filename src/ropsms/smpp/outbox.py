@@ -113,13 +113,18 @@ def expire_unanswered(*, grace: timedelta = timedelta(hours=1), now: datetime | 
         return cur.rowcount
 
 
-def requeue_stale_claims(*, node: str, owner: str) -> int:
+def requeue_stale_claims(*, node: str, owner: str, mine: str | None = None) -> int:
     """At start-up: claims of an earlier process of this node (killed, crashed) go back to the queue
-    now rather than when their lease runs out."""
+    now rather than when their lease runs out (`owner` is this process, spared). At exit, `mine`
+    returns this process's own claims."""
     with connection.cursor() as cur:
-        cur.execute(f"UPDATE {MSG} SET state=%s, lease_owner='', lease_until=NULL "  # noqa: S608
-                    "WHERE state=%s AND lease_owner LIKE %s AND lease_owner<>%s",
-                    [State.QUEUED.value, State.SENDING.value, node.replace("%", "_") + "/%", owner])
+        if mine is not None:
+            cur.execute(f"UPDATE {MSG} SET state=%s, lease_owner='', lease_until=NULL "  # noqa: S608
+                        "WHERE state=%s AND lease_owner=%s", [State.QUEUED.value, State.SENDING.value, mine])
+        else:
+            cur.execute(f"UPDATE {MSG} SET state=%s, lease_owner='', lease_until=NULL "  # noqa: S608
+                        "WHERE state=%s AND lease_owner LIKE %s AND lease_owner<>%s",
+                        [State.QUEUED.value, State.SENDING.value, node.replace("%", "_") + "/%", owner])
         return cur.rowcount
 
 

@@ -35,6 +35,7 @@ from ropsms.messaging import encoding
 from ropsms.ops.audit import mask
 from ropsms.smpp import outbox
 from ropsms.smpp.gateway.correlate import Ack, Correlator
+from ropsms.smpp.gateway.ids import normalise
 from ropsms.smpp.gateway.link import Link
 from ropsms.smpp.gateway.mo import MoAssembler, MoMessage
 from ropsms.smpp.gateway.routing import Router
@@ -541,7 +542,11 @@ class Gateway:
         log.info("gateway %s stopping: answering in-flight submits, returning the rest to the queue", self.node)
         self.stopping = True
         claim = tasks[1]
-        claim.cancel()
+        self.wake.set()
+        try:  # let a claim in progress finish: what it took is then given back below
+            await asyncio.wait_for(asyncio.shield(claim), 15)
+        except (TimeoutError, asyncio.CancelledError, Exception):
+            claim.cancel()
         for runner in self.runners.values():
             await runner.stop_sending()
             for msg, _ in runner.take_queue():
@@ -561,6 +566,10 @@ class Gateway:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.flush(attempts=20)
         try:
+            # Safety net: nothing stays leased by a process that is going away.
+            left = await self.db.call(outbox.requeue_stale_claims, node=self.node, owner="", mine=self.owner)
+            if left:
+                log.warning("gateway %s: %d claimed messages returned to the queue at exit", self.node, left)
             await self.db.call(outbox.release_binds, owner=self.node)
             await self._write_status(connected=False)
         except Exception:
@@ -571,10 +580,12 @@ class Gateway:
 
     async def _claim_loop(self) -> None:
         cfg = self.config
-        while True:
+        while not self.stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), cfg.poll_interval)
             self.wake.clear()
+            if self.stopping:
+                return
             capacity = sum(r.capacity for r in self.runners.values() if r.up)
             if capacity <= 0:
                 continue
@@ -714,8 +725,6 @@ class Gateway:
         msg.done = True
         self.holding.pop(msg.c.id, None)
         now = utcnow()
-        from ropsms.smpp.gateway.ids import normalise
-
         ids = [i or "" for i in msg.ids]
         self.writer.add(outbox.Submitted(msg.c.id, now, runner.name, runner.operator,
                                          [(n, normalise(raw), raw) for n, raw in enumerate(ids)]))
