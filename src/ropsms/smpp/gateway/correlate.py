@@ -43,14 +43,20 @@ class Correlator:
         self.early: dict[tuple[str, str], tuple[str, str, datetime, float, Ack | None]] = {}
         self._order: deque[Tracked] = deque()
         self.kinds: dict[str, Counter[str]] = {}  # operator -> how its receipts wrote matched ids
+        self._learned: dict[str, str] = {}
         self.duplicates = 0
         self.matched = 0
         self.early_held = 0
 
     def learned(self, operator: str) -> str | None:
         """The id reading this operator's receipts use ("exact", "hex2dec", "dec2hex"), once seen."""
-        counts = self.kinds.get(operator)
-        return counts.most_common(1)[0][0] if counts else None
+        return self._learned.get(operator)
+
+    def _learn(self, operator: str, kind: str) -> None:
+        counts = self.kinds.setdefault(operator, Counter())
+        counts[kind] += 1
+        if self._learned.get(operator) != kind:
+            self._learned[operator] = counts.most_common(1)[0][0]
 
     def _allowed(self, operator: str, kind: str) -> bool:
         learned = self.learned(operator)
@@ -76,7 +82,7 @@ class Correlator:
                     held = self.early.pop((operator, candidate), None)
                     if held is not None:
                         state, code, when, _, ack = held
-                        self.kinds.setdefault(operator, Counter())[inverse] += 1
+                        self._learn(operator, inverse)
                         ops.extend(self._apply(tracked, idx, state, code, when))
                         if ack is not None:
                             ops.append(ack)
@@ -98,7 +104,7 @@ class Correlator:
                 continue
             found = self.by_op.get((operator, candidate))
             if found is not None:
-                self.kinds.setdefault(operator, Counter())[kind] += 1
+                self._learn(operator, kind)
                 break
         if found is None:
             key = normalise(raw_id)
