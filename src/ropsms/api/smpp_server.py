@@ -9,8 +9,9 @@ back as deliver_sm (esm_class 0x04, receipt text plus receipted_message_id / mes
 on a receiver or transceiver bind of that client once the message reaches a final state; receipts
 wait (in the `Callback` table) while the client has no such bind.
 
-Long texts: send them in message_payload, or as UDH-concatenated parts (reassembled here; the
-receipt refers to the id answered for the part that completed the message).
+schedule_delivery_time and validity_period are honoured (absolute or relative SMPP times; validity
+from one minute to 7 days). Long texts: send them in message_payload, or as UDH-concatenated parts
+(reassembled here; the receipt refers to the id answered for the part that completed the message).
 
 The PDUs are the shared sans-I/O codec `ropsms.smpp.pdu`; this module is the thin asyncio layer and
 the mapping to `send()`. DB work runs in worker threads (`asyncio.to_thread`).
@@ -22,7 +23,8 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import close_old_connections
@@ -65,6 +67,22 @@ def _priority(flag: int) -> str:
     return "urgent" if flag >= 2 else "normal"
 
 
+def smpp_time(value: str, now: datetime) -> datetime | None:
+    """An SMPP 3.4 time (section 7.1.1): absolute `YYMMDDhhmmsstnnp` (p is + or -, nn quarter hours
+    from UTC) or relative `YYMMDDhhmmss000R`. Empty means none; anything else raises ValueError."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) != 16 or not value[:15].isdigit() or value[15] not in "+-R":
+        raise ValueError(f"bad SMPP time {value!r}")
+    yy, mo, dd, hh, mi, ss = (int(value[i:i + 2]) for i in range(0, 12, 2))
+    if value[15] == "R":
+        return now + timedelta(days=yy * 365 + mo * 30 + dd, hours=hh, minutes=mi, seconds=ss)
+    offset = timedelta(minutes=15 * int(value[13:15]))
+    tz = dt_timezone(offset if value[15] == "+" else -offset)
+    return datetime(2000 + yy, mo, dd, hh, mi, ss, int(value[12]) * 100000, tzinfo=tz)
+
+
 @dataclass
 class Submitted:
     status: int
@@ -104,13 +122,28 @@ def submit(client: ApiClient, pdu: Pdu, parts: dict[tuple, _Parts]) -> Submitted
     wait = take_token(client.pk, client.rate_limit)
     if wait:
         return Submitted(STATUS.ESME_RTHROTTLED)
+    now = timezone.now()
+    try:
+        scheduled = smpp_time(str(p.get("schedule_delivery_time") or ""), now)
+    except ValueError:
+        return Submitted(STATUS.ESME_RINVSCHED)
+    try:
+        expires = smpp_time(str(p.get("validity_period") or ""), scheduled or now)
+    except ValueError:
+        return Submitted(STATUS.ESME_RINVEXPIRY)
+    validity = None
+    if expires is not None:
+        minutes = int((expires - (scheduled or now)).total_seconds() // 60)
+        if not 1 <= minutes <= 10080:
+            return Submitted(STATUS.ESME_RINVEXPIRY)
+        validity = minutes
     meta: dict[str, Any] = {"interface": "smpp"}
     if int(p.get("registered_delivery") or 0) & 0x03:
         meta["smpp_receipt"] = True
     try:
         msg = services.send_message(client=client, to=dest, text=text, sender=str(p.get("source_addr") or "") or None,
                                     priority=_priority(int(p.get("priority_flag") or 0)), meta=meta,
-                                    callback_url="")
+                                    callback_url="", validity_minutes=validity, scheduled_for=scheduled)
     except ApiError as exc:
         log.info("SMPP submit from %s to %s refused: %s", client.slug, mask(dest), exc.code)
         return Submitted(ERROR_STATUS.get(exc.code, STATUS.ESME_RSUBMITFAIL))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -166,5 +167,42 @@ def test_refusals(make_client):
         assert r.status == 0
         await esme.close()
         assert await asyncio.to_thread(Message.objects.count) == 1
+
+    run(scenario)
+
+
+def test_smpp_times():
+    from datetime import datetime, timedelta
+
+    from ropsms.api.smpp_server import smpp_time
+
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    assert smpp_time("", now) is None
+    assert smpp_time("000001020000000R", now) == now + timedelta(days=1, hours=2)
+    assert smpp_time("261204160000016+", now) == datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # 16:00 at +04:00
+    for bad in ("2612041600", "26120416000001x+", "261332160000016+"):
+        with pytest.raises(ValueError):
+            smpp_time(bad, now)
+
+
+def test_validity_and_schedule_over_smpp(make_client):
+    _, key = make_client("ecustoms")
+
+    async def scenario(port):
+        esme = await Esme.connect(port)
+        await esme.request("bind_transmitter", system_id="ecustoms", password=key)
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"later",
+                               schedule_delivery_time="000000010000000R", validity_period="000000020000000R")
+        assert r.status == 0
+        msg = await asyncio.to_thread(Message.objects.get, pk=int(r.params["message_id"]))
+        assert msg.state == State.SCHEDULED
+        assert msg.valid_until - msg.due_at == timedelta(hours=2)
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"x",
+                               validity_period="000010000000000R")  # ten days: more than 7
+        assert r.status == STATUS.ESME_RINVEXPIRY
+        r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"x",
+                               schedule_delivery_time="garbage")
+        assert r.status == STATUS.ESME_RINVSCHED
+        await esme.close()
 
     run(scenario)
