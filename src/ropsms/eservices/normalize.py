@@ -36,10 +36,6 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def tokens(text: str) -> list[str]:
-    return normalize(text).split()
-
-
 def has_arabic(text: str) -> bool:
     return bool(_ARABIC_LETTER.search(text or ""))
 

@@ -34,9 +34,6 @@ class Catalogue:
     patterns: dict[int, re.Pattern[str] | None]
     keywords: list[Keyword]  # longest first
 
-    def by_action(self, action: str) -> Command | None:
-        return next((c for c in self.commands.values() if c.action == action), None)
-
 
 @dataclass
 class Parsed:
@@ -86,7 +83,7 @@ def catalogue() -> Catalogue:
             if toks:
                 keywords.append(Keyword(toks, language, cmd.pk))
     keywords.sort(key=lambda k: -len(k.tokens))
-    built = Catalogue(commands=commands, patterns={k: v for k, v in patterns.items()},
+    built = Catalogue(commands=commands, patterns=patterns,
                       keywords=[k for k in keywords if k.command_id in patterns])
     with _lock:
         _cache = (stamp, built)
