@@ -639,6 +639,10 @@ class Gateway:
 
     async def _refresh_binds(self) -> None:
         binds = await self.db.call(load_binds, self.config.binds)
+        if not binds and not self.counters["warned_no_binds"]:
+            self.counters["warned_no_binds"] = 1
+            log.warning("no enabled bind to connect: add an operator with a bind and a route in the admin, or run "
+                        "`ropsms load-operators FILE` (`ropsms demo-data` adds one for the bundled simulator)")
         self.router = await self.db.call(Router.load)
         held = await self.db.call(outbox.acquire_binds, owner=self.node, bind_ids=[b.id for b in binds],
                                   lease_seconds=self.config.bind_lease_seconds)
