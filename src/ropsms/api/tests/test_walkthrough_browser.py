@@ -143,11 +143,25 @@ def test_integrator_walkthrough(stack):
         key = page.locator("#api-key-evisa").inner_text().strip()
         secret = page.locator("#webhook-secret-evisa").inner_text().strip()
         assert key.startswith("rop_") and secret.startswith("whsec_")
+
+        # 3. Back in the docs: Authorize with the key and try GET /messages from the page itself.
+        page.goto(base + "/api/docs")
+        page.click("button.authorize")
+        page.fill(".auth-container input", key)
+        page.click(".auth-btn-wrapper button.authorize")
+        page.click("button.btn-done")
+        page.click('.opblock-summary-path[data-path="/api/v1/messages"] >> xpath=ancestor::div[contains(@class,'
+                   '"opblock-get")][1]//button[contains(@class,"opblock-summary-control")]')
+        page.click(".opblock.is-open button.try-out__btn")
+        page.click(".opblock.is-open button.execute")
+        status = page.locator(".opblock.is-open .live-responses-table tbody .response-col_status").first
+        status.wait_for(timeout=30_000)
+        assert status.inner_text().strip().startswith("200")
         browser.close()
     assert not blocked, blocked
     assert not errors, errors
 
-    # 3. Send a message the way the README's curl does, with a callback URL.
+    # 4. Send a message the way the README's curl does, with a callback URL.
     receiver = Receiver()
     try:
         r = httpx.post(base + "/api/v1/messages", headers={"Authorization": f"Bearer {key}"},
@@ -156,7 +170,7 @@ def test_integrator_walkthrough(stack):
         assert r.status_code == 201, r.text
         message_id = r.json()["id"]
 
-        # 4. The gateway delivers it to the simulator; the signed callback arrives.
+        # 5. The gateway delivers it to the simulator; the signed callback arrives.
         for _ in range(600):
             if receiver.got:
                 break
