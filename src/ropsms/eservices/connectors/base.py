@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from ropsms.directory.phone import InvalidNumber, parse_mobile
@@ -36,7 +37,20 @@ NOT_FOUND = LookupResult(found=False)
 
 
 class Connector(Protocol):
+    """The three questions a data source answers (ARCHITECTURE.md "Data sources").
+
+    * `lookup`: one identifier (plate, civil ID, CR, application) -> what the citizen may be told.
+    * `expiring`: records of a kind (`driving_licence`, `passport`, ...) expiring between two dates,
+      each a dict with at least `owner_mobile` and `expiry` (for expiry alerts).
+    * `changes`: records of a kind changed after `cursor` (opaque text, "" for the start), and the
+      cursor to pass next time (for status-change alerts, e.g. visa applications).
+    """
+
     def lookup(self, query: str, params: dict[str, str]) -> LookupResult: ...
+
+    def expiring(self, kind: str, start: date, end: date) -> list[dict[str, Any]]: ...
+
+    def changes(self, kind: str, cursor: str) -> tuple[list[dict[str, Any]], str]: ...
 
 
 def owner_numbers(values: Iterable[Any]) -> set[str]:

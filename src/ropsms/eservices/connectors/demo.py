@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from ropsms.directory.models import Person
@@ -165,3 +166,40 @@ class DemoConnector:
         return LookupResult(found=True, fields={
             "application": app.number, "status_en": str(app.get_status_display()), "status_ar": labels[app.status],
             "updated": f"{app.updated_on:%d/%m/%Y}"})
+
+    # --- for alert rules ----------------------------------------------------------------------------
+
+    _EXPIRING = {
+        "driving_licence": (DrivingLicence, "person", "expiry"),
+        "passport": (Passport, "person", "expiry"),
+        "visa": (Visa, "person", "expiry"),
+        "id_card": (IdentityCard, "person", "expiry"),
+        "vehicle_registration": (Vehicle, "owner", "registration_expiry"),
+    }
+
+    def expiring(self, kind: str, start: date, end: date) -> list[dict[str, Any]]:
+        if kind not in self._EXPIRING:
+            raise UnknownQuery(f"the demo source cannot list expiring {kind!r}")
+        model, owner, column = self._EXPIRING[kind]
+        rows = (model.objects.filter(**{f"{column}__gte": start, f"{column}__lte": end})
+                .exclude(**{f"{owner}__mobile": ""}).order_by(column, "pk")
+                .values("pk", column, f"{owner}__mobile", f"{owner}__language", f"{owner}__name_en",
+                        f"{owner}__name_ar"))
+        return [{"id": r["pk"], "expiry": r[column], "owner_mobile": r[f"{owner}__mobile"],
+                 "language": r[f"{owner}__language"], "name_en": r[f"{owner}__name_en"],
+                 "name_ar": r[f"{owner}__name_ar"]} for r in rows]
+
+    def changes(self, kind: str, cursor: str) -> tuple[list[dict[str, Any]], str]:
+        """Visa applications updated after the cursor (`YYYY-MM-DD:pk`), oldest first."""
+        if kind != "visa_application":
+            raise UnknownQuery(f"the demo source has no change feed for {kind!r}")
+        qs = VisaApplication.objects.order_by("updated_on", "pk")
+        if cursor:
+            day, _, pk = cursor.partition(":")
+            after = date.fromisoformat(day)
+            qs = qs.filter(Q(updated_on__gt=after) | Q(updated_on=after, pk__gt=int(pk or 0)))
+        apps = list(qs[:1000])
+        rows = [{"application": a.number, "passport": a.passport_number, "status": a.status,
+                 "updated": a.updated_on} for a in apps]
+        return rows, (f"{apps[-1].updated_on.isoformat()}:{apps[-1].pk}" if apps else cursor)
+

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -40,10 +41,11 @@ class HttpConnector:
         self.queries = queries
         self.timeout = timeout
 
-    def lookup(self, query: str, params: dict[str, str]) -> LookupResult:
-        template = self.queries.get(query)
+    def _get(self, name: str, params: dict[str, str]) -> dict[str, Any] | None:
+        """GET the configured path; the JSON object, or None for 404."""
+        template = self.queries.get(name)
         if not template:
-            raise UnknownQuery(f"no HTTP path configured for query {query!r}")
+            raise UnknownQuery(f"no HTTP path configured for {name!r}")
         path = _PLACEHOLDER.sub(lambda m: quote(str(params.get(m.group(1), "")), safe=""), str(template))
         try:
             response = httpx.get(self.url + path, timeout=self.timeout, follow_redirects=False,
@@ -53,7 +55,7 @@ class HttpConnector:
         except httpx.HTTPError as exc:
             raise SourceUnavailable(f"{type(exc).__name__}") from None
         if response.status_code == 404:
-            return LookupResult(found=False)
+            return None
         if response.status_code != 200:
             raise SourceUnavailable(f"HTTP {response.status_code}")
         try:
@@ -62,6 +64,24 @@ class HttpConnector:
             raise SourceUnavailable("the answer is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("records", []), list):
             raise SourceUnavailable("the answer is not in the expected shape")
+        return body
+
+    def expiring(self, kind: str, start: date, end: date) -> list[dict[str, Any]]:
+        """`queries["expiring:<kind>"]`, e.g. `/licences/expiring?from={start}&to={end}` -> `{"records": [...]}`."""
+        body = self._get(f"expiring:{kind}", {"start": start.isoformat(), "end": end.isoformat()})
+        return [dict(r) for r in (body or {}).get("records") or [] if isinstance(r, dict)]
+
+    def changes(self, kind: str, cursor: str) -> tuple[list[dict[str, Any]], str]:
+        """`queries["changes:<kind>"]`, e.g. `/applications/changes?after={cursor}` ->
+        `{"records": [...], "cursor": "..."}`."""
+        body = self._get(f"changes:{kind}", {"cursor": cursor}) or {}
+        rows = [dict(r) for r in body.get("records") or [] if isinstance(r, dict)]
+        return rows, str(body.get("cursor") or cursor)
+
+    def lookup(self, query: str, params: dict[str, str]) -> LookupResult:
+        body = self._get(query, params)
+        if body is None:
+            return LookupResult(found=False)
         if not body.get("found", True):
             return LookupResult(found=False)
         return LookupResult(found=True, owners=owner_numbers(body.get("owner_mobiles") or []),

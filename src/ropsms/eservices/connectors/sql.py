@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,6 +65,28 @@ class SqlConnector:
         for row in records:
             row.pop("owner_mobile", None)
         return LookupResult(found=True, owners=owners, fields=fields, records=records)
+
+    def expiring(self, kind: str, start: date, end: date) -> list[dict[str, Any]]:
+        """`queries["expiring:<kind>"]`: SQL with `:start` and `:end` (ISO dates), rows with
+        `owner_mobile` and `expiry`."""
+        return self._feed(f"expiring:{kind}", {"start": start.isoformat(), "end": end.isoformat()})
+
+    def changes(self, kind: str, cursor: str) -> tuple[list[dict[str, Any]], str]:
+        """`queries["changes:<kind>"]`: SQL with `:cursor`, rows in order with a `cursor` column
+        (e.g. an update timestamp or a sequence number, as text); the last one is the next cursor."""
+        rows = self._feed(f"changes:{kind}", {"cursor": cursor})
+        return rows, (str(rows[-1]["cursor"]) if rows else cursor)
+
+    def _feed(self, name: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        sql = self.queries.get(name)
+        if not sql:
+            raise UnknownQuery(f"no SQL configured for {name!r}")
+        try:
+            return self._run(str(sql), params)
+        except SourceUnavailable:
+            raise
+        except Exception as exc:
+            raise SourceUnavailable(f"{type(exc).__name__}: {str(exc)[:200]}") from None
 
     def _run(self, sql: str, params: dict[str, str]) -> list[dict[str, Any]]:
         if self.scheme == "sqlite":

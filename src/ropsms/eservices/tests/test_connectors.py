@@ -186,6 +186,16 @@ class TrafficApi(BaseHTTPRequestHandler):
             return self._send(500, b"oops")
         if url.path == "/garbage":
             return self._send(200, b"<html>not json</html>")
+        query = parse_qs(url.query)
+        if url.path == "/expiring":
+            asked = f"{query['from'][0]}..{query['to'][0]}"
+            body = {"records": [{"owner_mobile": "+96891234567", "expiry": "2027-01-20", "asked": asked}]}
+            return self._send(200, json.dumps(body).encode())
+        if url.path == "/changes":
+            after = query["after"][0]
+            body = {"records": [{"application": "EV2026123456", "status": "approved"}] if after == "c1" else [],
+                    "cursor": "c2"}
+            return self._send(200, json.dumps(body).encode())
         if plate != "12345AB":
             return self._send(404, b"{}")
         body = {"found": True, "owner_mobiles": ["+96891234567"], "fields": {"plate": "12345 AB"},
@@ -243,3 +253,66 @@ def test_http_connection_refused_is_busy(http_source):
     http_source.url = "http://127.0.0.1:9/api"  # discard port: nothing listens
     with pytest.raises(SourceUnavailable):
         connector_for(http_source).lookup("violations_by_plate", {"number": "1", "letters": "A"})
+
+
+# --- the alert-rule side of the interface: expiring records and change feeds -------------------------
+
+
+def test_demo_expiring_and_changes(registry):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ropsms.eservices.models import VisaApplication
+
+    demo = connector_for(DataSource.objects.get(name="demo"))
+    today = timezone.localdate()
+    soon = demo.expiring("driving_licence", today, today + timedelta(days=30))
+    assert [(r["owner_mobile"], r["expiry"]) for r in soon] == [("+96891234567", today + timedelta(days=25))]
+    assert [r["owner_mobile"] for r in demo.expiring("vehicle_registration", today - timedelta(days=30), today)] == [
+        "+96892345678"]
+    rows, cursor = demo.changes("visa_application", "")
+    assert [r["application"] for r in rows] == ["EV2026123456"] and cursor
+    assert demo.changes("visa_application", cursor) == ([], cursor)
+    app = VisaApplication.objects.get(number="EV2026123456")
+    app.status, app.updated_on = "approved", today
+    app.save()
+    rows, cursor2 = demo.changes("visa_application", cursor)
+    assert [(r["application"], r["status"]) for r in rows] == [("EV2026123456", "approved")] and cursor2 != cursor
+    with pytest.raises(SourceUnavailable):
+        demo.expiring("unicorns", today, today)
+
+
+def test_sql_expiring_and_changes(sqlite_source, tmp_path):
+    from datetime import date
+
+    path = sqlite_source.url.split("://", 1)[1][1:]
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE licences (owner_mobile TEXT, expiry TEXT)")
+        conn.executemany("INSERT INTO licences VALUES (?, ?)", [("91234567", "2027-01-10"), ("92345678", "2027-03-01")])
+        conn.execute("CREATE TABLE apps (seq INTEGER, number TEXT, status TEXT)")
+        conn.executemany("INSERT INTO apps VALUES (?, ?, ?)", [(1, "EV1", "received"), (2, "EV2", "approved")])
+    sqlite_source.queries = {
+        "expiring:driving_licence": "SELECT owner_mobile, expiry FROM licences WHERE expiry BETWEEN :start AND :end",
+        "changes:visa_application": "SELECT CAST(seq AS TEXT) AS cursor, number, status FROM apps "
+                                    "WHERE seq > CAST(:cursor AS INTEGER) ORDER BY seq",
+    }
+    source = connector_for(sqlite_source)
+    assert source.expiring("driving_licence", date(2027, 1, 1), date(2027, 1, 31)) == [
+        {"owner_mobile": "91234567", "expiry": "2027-01-10"}]
+    rows, cursor = source.changes("visa_application", "0")
+    assert [r["number"] for r in rows] == ["EV1", "EV2"] and cursor == "2"
+    assert source.changes("visa_application", cursor) == ([], "2")
+    with pytest.raises(SourceUnavailable):
+        source.expiring("passport", date(2027, 1, 1), date(2027, 1, 31))
+
+
+def test_http_expiring_and_changes(http_source):
+    from datetime import date
+
+    http_source.queries = {"expiring:passport": "/expiring?from={start}&to={end}",
+                           "changes:visa_application": "/changes?after={cursor}"}
+    source = connector_for(http_source)
+    assert source.expiring("passport", date(2027, 1, 1), date(2027, 1, 31)) == [
+        {"owner_mobile": "+96891234567", "expiry": "2027-01-20", "asked": "2027-01-01..2027-01-31"}]
+    assert source.changes("visa_application", "c1") == ([{"application": "EV2026123456", "status": "approved"}], "c2")
