@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -16,7 +17,8 @@ from ropsms.api import callbacks, keys
 from ropsms.api.models import ApiClient, ApiKey, Callback, DailyUsage, Event
 from ropsms.ops.audit import record
 
-ROTATION_OVERLAP = timedelta(hours=24)
+# How long the previous keys keep working after a rotation (ROPSMS_API_KEY_OVERLAP_HOURS, default 24).
+ROTATION_OVERLAP = timedelta(hours=float(os.environ.get("ROPSMS_API_KEY_OVERLAP_HOURS", "24")))
 
 
 def _actor(request: HttpRequest) -> str:
@@ -81,7 +83,7 @@ class ApiClientAdmin(admin.ModelAdmin):
         return _show_secrets(request, [{"client": obj, "key": issued.key, "webhook_secret": obj.webhook_secret,
                                         "note": "Username for Kannel and SMPP: " + obj.slug}])
 
-    @admin.action(description=_("Rotate API keys (old keys keep working for 24 hours)"))
+    @admin.action(description=_("Rotate API keys (the old keys keep working for an overlap period)"))
     def rotate_keys(self, request, queryset):
         items = []
         for client in queryset:
