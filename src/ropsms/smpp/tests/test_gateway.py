@@ -322,3 +322,26 @@ def test_graceful_stop_mid_batch_answers_in_flight_and_returns_the_rest():
     assert counts["queued"] == 300 - accepted  # everything not sent is back in the queue, untouched
     assert counts["submitted"] + counts["delivered"] == accepted
     assert not Message.objects.filter(state="queued").exclude(attempts=0).exists()
+
+
+def test_a_bind_held_by_another_node_is_taken_over_when_its_lease_lapses():
+    async def main():
+        sim = simulator()
+        await sim.start()
+        bind = make_operator("Simulator", sim.port)
+        from ropsms.smpp import outbox
+        assert outbox.acquire_binds(owner="ghost", bind_ids=[bind.pk], lease_seconds=1.5)  # a node that then died
+        msg = send(to="91234567", text="after takeover", producer="test")
+
+        async def body(gw):
+            await asyncio.sleep(0.5)
+            assert sim.bound_sessions() == [] and "simulator" not in gw.runners  # not ours yet
+            assert await wait_until(all_final(), timeout=15)
+            assert len(sim.bound_sessions()) == 1
+        await with_gateway(body, bind_lease_seconds=3.0)
+        await sim.stop()
+        return msg
+
+    msg = run(main)
+    msg.refresh_from_db()
+    assert msg.state == "delivered"
