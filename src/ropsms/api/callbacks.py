@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from ropsms.api.models import ApiClient, Callback
 from ropsms.messaging.models import FINAL_STATES, Message, State
+from ropsms.ops.audit import record
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,6 @@ def _attempt(http: httpx.Client, cb: Callback) -> int:
 
 def resend(*, callback_ids: list[int], actor: str) -> int:
     """Admin action: try these callbacks again now (failed or pending)."""
-    from ropsms.ops.audit import record
-
     n = Callback.objects.filter(pk__in=callback_ids, kind__in=["webhook", "kannel"]).update(
         state=Callback.State.PENDING, attempts=0, next_attempt_at=timezone.now())
     record(actor=actor, action="api.callback.resend", target=",".join(map(str, callback_ids[:20])), count=n)

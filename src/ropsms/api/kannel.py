@@ -79,16 +79,8 @@ def sendsms(request: HttpRequest) -> HttpResponse:
     client = authenticate_login(_param(params, "username", "user") or "", _param(params, "password", "pass") or "")
     if client is None:
         return _reply("Authorization failed for sendsms", 403)
-    networks = client.networks()
-    if networks:
-        import ipaddress
-
-        try:
-            allowed = any(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")) in n for n in networks)
-        except ValueError:
-            allowed = False
-        if not allowed:
-            return _reply("Authorization failed for sendsms", 403)
+    if not client.allows_address(request.META.get("REMOTE_ADDR", "")):
+        return _reply("Authorization failed for sendsms", 403)
     if "send" not in client.scope_list():
         return _reply("Authorization failed for sendsms", 403)
     wait = take_token(client.pk, client.rate_limit)

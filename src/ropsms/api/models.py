@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -63,7 +64,39 @@ class ApiClient(models.Model):
         return [k.upper() for k in _lines(self.keywords)]
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return [ipaddress.ip_network(item, strict=False) for item in _lines(self.ip_allowlist)]
+        """The allow-list's networks; an entry that is not one (saved around `clean()`) allows nothing."""
+        out = []
+        for item in _lines(self.ip_allowlist):
+            try:
+                out.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                out.append(ipaddress.ip_network("0.0.0.0/32"))
+        return out
+
+    def clean(self) -> None:
+        bad = []
+        for item in _lines(self.ip_allowlist):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                bad.append(item)
+        if bad:
+            raise ValidationError({"ip_allowlist": _("Not an address or network: %(bad)s") % {"bad": ", ".join(bad)}})
+        unknown = {s for s in _lines(self.scopes)} - set(SCOPES)
+        if unknown:
+            raise ValidationError({"scopes": _("Unknown scope(s): %(s)s. Use: send, batch, events, read.")
+                                   % {"s": ", ".join(sorted(unknown))}})
+
+    def allows_address(self, address: str) -> bool:
+        """Whether a request from `address` may use this client (an empty allow-list allows any)."""
+        networks = self.networks()
+        if not networks:
+            return True
+        try:
+            addr = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(addr in net for net in networks)
 
 
 class ApiKey(models.Model):

@@ -17,6 +17,7 @@ from typing import Any
 import pydantic
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from ninja.responses import NinjaJSONEncoder
 
@@ -200,8 +201,6 @@ def inbound_for(*, client: ApiClient, since_id: int = 0, limit: int = 100) -> li
         return []
     found: list[dict[str, Any]] = []
     qs = InboundMessage.objects.filter(pk__gt=since_id).order_by("pk")
-    from django.db.models import Q
-
     cond = Q()
     for kw in keywords:
         cond |= Q(text__istartswith=kw)

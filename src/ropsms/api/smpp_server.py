@@ -174,7 +174,8 @@ class Connection:
         self._seq = 0
         self.awaiting: dict[int, int] = {}  # deliver_sm sequence -> Callback id
         self.parts: dict[tuple, _Parts] = {}
-        self.peer = str(writer.get_extra_info("peername"))
+        peername = writer.get_extra_info("peername") or ("", 0)
+        self.peer, self.peer_host = f"{peername[0]}:{peername[1]}", str(peername[0])
 
     @property
     def receives(self) -> bool:
@@ -248,7 +249,7 @@ class Connection:
             return
         mode = BIND_MODES[pdu.command]
         system_id, password = str(pdu.params.get("system_id") or ""), str(pdu.params.get("password") or "")
-        client = await asyncio.to_thread(_login, system_id, password, self.peer)
+        client = await asyncio.to_thread(_login, system_id, password, self.peer_host)
         if client is None:
             self.send(pdu.response(STATUS.ESME_RBINDFAIL, system_id=SYSTEM_ID))
             return
@@ -262,23 +263,13 @@ class Connection:
             self.server.wake()
 
 
-def _login(system_id: str, password: str, peer: str) -> ApiClient | None:
+def _login(system_id: str, password: str, host: str) -> ApiClient | None:
     close_old_connections()
     client = authenticate_login(system_id, password)
-    if client is not None:
-        networks = client.networks()
-        if networks:
-            import ipaddress
-
-            host = peer.strip("()").split(",")[0].strip("'\" ")
-            try:
-                ok = any(ipaddress.ip_address(host) in n for n in networks)
-            except ValueError:
-                ok = False
-            if not ok:
-                client = None
+    if client is not None and not client.allows_address(host):
+        client = None
     record(actor=f"api:{system_id[:40]}" if client else "anonymous", action="api.smpp.bind" if client
-           else "api.smpp.bind_failed", target=system_id[:40], peer=peer[:60])
+           else "api.smpp.bind_failed", target=system_id[:40], ip=host or None)
     return client
 
 

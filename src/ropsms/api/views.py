@@ -84,16 +84,8 @@ class ClientKey(HttpBearer):
         if client is None:
             raise ApiError(401, "unauthorized", "Missing or invalid API key: send 'Authorization: Bearer <key>' "
                            "with a key issued in the admin.", headers={"WWW-Authenticate": "Bearer"})
-        networks = client.networks()
-        if networks:
-            import ipaddress
-
-            try:
-                addr = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-            except ValueError:
-                addr = None
-            if addr is None or not any(addr in net for net in networks):
-                raise ApiError(403, "ip_not_allowed", "This API client may not be used from this address.")
+        if not client.allows_address(request.META.get("REMOTE_ADDR", "")):
+            raise ApiError(403, "ip_not_allowed", "This API client may not be used from this address.")
         wait = take_token(client.pk, client.rate_limit)
         if wait:
             raise ApiError(429, "rate_limited", f"Rate limit of {client.rate_limit} requests per second reached.",

@@ -151,3 +151,20 @@ def test_admin_changelist_shows_usage(admin_client, api):
     page = admin_client.get("/admin/api/apiclient/")
     assert page.status_code == 200 and b"evisa" in page.content
     assert b'<td class="field-sent_today">1</td>' in page.content
+
+
+def test_admin_refuses_bad_allow_list_and_scopes(admin_client):
+    form = {"name": "X", "slug": "x", "active": "on", "scopes": "send,root", "allowed_senders": "",
+            "ip_allowlist": "10.0.0.0/8\nnot-an-ip", "daily_quota": "0", "rate_limit": "0", "callback_url": "",
+            "keywords": "", "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0", "keys-MIN_NUM_FORMS": "0",
+            "keys-MAX_NUM_FORMS": "1000"}
+    r = admin_client.post("/admin/api/apiclient/add/", form)
+    assert r.status_code == 200 and b"Not an address or network: not-an-ip" in r.content
+    assert not ApiClient.objects.exists()
+
+
+def test_bad_allow_list_entry_saved_anyway_allows_nothing(make_client, client):
+    from ropsms.api.tests.conftest import Api
+
+    _, key = make_client(ip_allowlist="not-an-ip")
+    assert Api(client, key).get("/messages").status_code == 403

@@ -206,3 +206,15 @@ def test_validity_and_schedule_over_smpp(make_client):
         await esme.close()
 
     run(scenario)
+
+
+def test_smpp_ip_allow_list(make_client):
+    _, key = make_client("far", ip_allowlist="10.9.9.0/24")
+
+    async def scenario(port):
+        esme = await Esme.connect(port)
+        r = await esme.request("bind_transceiver", system_id="far", password=key)
+        assert r.status == STATUS.ESME_RBINDFAIL
+        await esme.close()
+
+    run(scenario)
