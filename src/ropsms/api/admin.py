@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -53,6 +54,7 @@ class ApiClientAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [ApiKeyInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["rotate_keys", "revoke_keys", "rotate_webhook_secret"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "active", "scopes")}),
