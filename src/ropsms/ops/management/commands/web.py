@@ -1,5 +1,7 @@
 """`ropsms web [--port N]`: serve the web app (portal, API, admin) with uvicorn over ASGI."""
 
+import os
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -10,7 +12,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=settings.ROPSMS["WEB_PORT"])
-        parser.add_argument("--workers", type=int, default=1)
+        # More processes use more cores (the API measured ~250 req/s per process on 2 cores).
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("ROPSMS_WEB_WORKERS", "1")))
 
     def handle(self, *args, **opts):
         import uvicorn
