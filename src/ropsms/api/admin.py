@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ropsms.api import callbacks, keys
+from ropsms.api.inbound import forget_owners
 from ropsms.api.models import ApiClient, ApiKey, Callback, DailyUsage, Event
 from ropsms.ops.audit import record
 
@@ -77,6 +78,7 @@ class ApiClientAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         keys.forget_cached_keys()  # scope / limit changes apply at once in this process
+        forget_owners()
         record(actor=_actor(request), action="api.client.change" if change else "api.client.create",
                target=obj.producer, fields=sorted(form.changed_data))
 

@@ -19,7 +19,7 @@ def key_file():
 def load(stdout) -> None:
     client, created = ApiClient.objects.get_or_create(slug="demo", defaults={
         "name": "Demo integrator", "scopes": "send,batch,events,read", "allowed_senders": "ROP",
-        "daily_quota": 10000, "rate_limit": 50, "keywords": "VISA"})
+        "daily_quota": 10000, "rate_limit": 50, "keywords": "HELPDESK"})
     path = key_file()
     if not created and path.exists():
         return

@@ -8,6 +8,7 @@ import pytest
 from django.db import connections
 
 from ropsms.api import keys, limits
+from ropsms.api.inbound import forget_owners
 from ropsms.api.keys import issue_key
 from ropsms.api.models import ApiClient
 
@@ -25,6 +26,7 @@ def _fresh_buckets(monkeypatch):
     (test_keys_cache covers the cache itself)."""
     monkeypatch.setattr(keys, "CACHE_SECONDS", 0.0)
     keys.forget_cached_keys()
+    forget_owners()
     limits.reset_buckets()
     yield
     limits.reset_buckets()

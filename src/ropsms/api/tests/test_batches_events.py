@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ropsms.api.inbound import forget_owners
 from ropsms.api.models import Event
 from ropsms.messaging.inbound import receive
 from ropsms.messaging.models import Batch, Message
@@ -144,16 +145,22 @@ def test_event_validation(api, body, field, code):
 
 
 def test_inbound_for_owned_keywords(api, client, make_client):
-    receive(msisdn="+96891234567", to="90085", text="VISA V123 status")
+    receive(msisdn="+96891234567", to="90085", text="TRACK C123 status")
     receive(msisdn="+96891234567", to="90085", text="FINE 12345")
-    receive(msisdn="+96891234567", to="90085", text="visaX nope")
+    receive(msisdn="+96891234567", to="90085", text="trackX nope")
     assert api.get("/inbound").json() == []  # no keywords configured
-    api.client_obj.keywords = "visa, evisa"
+    api.client_obj.keywords = "track, customs"
     api.client_obj.save()
-    items = api.get("/inbound").json()
-    assert [(i["keyword"], i["text"]) for i in items] == [("VISA", "VISA V123 status")]
+    forget_owners()
+    claimed = receive(msisdn="+96892345678", to="90085", text="customs status C9")
+    assert claimed.handler_result == "api:evisa (keyword CUSTOMS)"  # the pull engine does not answer it too
+    assert receive(msisdn="+96892345678", to="90085", text="FINE 1").handler_result != claimed.handler_result
+    items = [i for i in api.get("/inbound").json() if i["keyword"] == "TRACK"]
+    assert [(i["keyword"], i["text"]) for i in items] == [("TRACK", "TRACK C123 status")]
     assert items[0]["from"] == "+96891234567"
-    assert api.get("/inbound", since_id=items[0]["id"]).json() == []
+    after = api.get("/inbound", since_id=items[0]["id"]).json()
+    assert [i["keyword"] for i in after] == ["CUSTOMS"]
+    assert api.get("/inbound", since_id=after[-1]["id"]).json() == []
 
 
 def test_documented_event_examples_work(api):
