@@ -30,6 +30,8 @@ def _fresh_buckets(monkeypatch):
     limits.reset_buckets()
     yield
     limits.reset_buckets()
+    forget_owners()  # other apps' tests must not see this test's keyword owners
+    keys.forget_cached_keys()
 
 
 @pytest.fixture
