@@ -22,12 +22,13 @@ import hmac
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 TIMEOUT = 5.0
+CONCURRENCY = 8
 SCAN_LIMIT = 1000
 SEND_LIMIT = 200
 LOOKBACK = timedelta(days=3)
@@ -149,17 +151,26 @@ def deliver_due(*, now=None, limit: int = SEND_LIMIT, client: httpx.Client | Non
                .select_related("message", "client").order_by("next_attempt_at")[:limit])
     if not due:
         return 0
-    ok = 0
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False,
-                                  headers={"User-Agent": "ropsms-callbacks/1"})
+                                  headers={"User-Agent": "ropsms-callbacks/1"},
+                                  limits=httpx.Limits(max_connections=CONCURRENCY * 2))
     try:
-        for cb in due:
-            ok += _attempt(http, cb)
+        if len(due) == 1:
+            return _attempt(http, due[0])
+        # Several at once, so one client's slow or dead endpoint does not hold up everyone's callbacks.
+        with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="callbacks") as pool:
+            return sum(pool.map(lambda cb: _in_thread(http, cb), due))
     finally:
         if own:
             http.close()
-    return ok
+
+
+def _in_thread(http: httpx.Client, cb: Callback) -> int:
+    try:
+        return _attempt(http, cb)
+    finally:
+        connection.close()  # this worker thread's own database connection
 
 
 def _attempt(http: httpx.Client, cb: Callback) -> int:

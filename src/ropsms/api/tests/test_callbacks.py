@@ -8,6 +8,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 from django.utils import timezone
 
@@ -189,3 +190,38 @@ def test_kannel_dlr_mask_filters_outcomes(client, make_client, receiver):
     callbacks.run_job()
     assert receiver.requests == []
     assert Callback.objects.get().state == Callback.State.DONE
+
+
+def test_callbacks_go_out_concurrently(api):
+    """An endpoint that answers only once 4 requests wait at the same time: posted one after another
+    they would all time out; posted concurrently, all 4 succeed. So one slow endpoint cannot hold up
+    the other clients' callbacks for the length of its timeouts."""
+    barrier = threading.Barrier(4, timeout=10)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            try:
+                barrier.wait()
+                self.send_response(204)
+            except threading.BrokenBarrierError:
+                self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cb"
+        for i in range(4):
+            _finish(api.post("/messages", {"to": "91234567", "text": f"m{i}", "callback_url": url}).json()["id"])
+        callbacks.enqueue_final()
+        with httpx.Client(timeout=15.0) as http:
+            assert callbacks.deliver_due(client=http) == 4
+        assert Callback.objects.filter(state=Callback.State.DONE).count() == 4
+    finally:
+        server.shutdown()
+        server.server_close()
