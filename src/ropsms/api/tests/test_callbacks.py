@@ -192,6 +192,7 @@ def test_kannel_dlr_mask_filters_outcomes(client, make_client, receiver):
     assert Callback.objects.get().state == Callback.State.DONE
 
 
+@pytest.mark.pg
 def test_callbacks_go_out_concurrently(api):
     """An endpoint that answers only once 4 requests wait at the same time: posted one after another
     they would all time out; posted concurrently, all 4 succeed. So one slow endpoint cannot hold up
