@@ -88,7 +88,7 @@ def _reply(msisdn: str, outcome: Outcome, mo: InboundMessage) -> Message | None:
         return None
     try:
         return send(to=msisdn, text=outcome.text, producer=PRODUCER, source=settings.ROPSMS["SHORT_CODE"],
-                    priority=Priority.URGENT, allow_foreign=True,
+                    priority=Priority.URGENT, allow_foreign=True, in_reply_to=mo.pk,
                     meta={"mo": mo.pk, "command": outcome.command.code if outcome.command else ""})
     except SendError as exc:
         log.error("reply to MO #%s could not be queued (%s)", mo.pk, exc.code)  # the text names the number

@@ -41,6 +41,9 @@ def register_interceptor(interceptor: Interceptor) -> None:
 def receive(*, msisdn: str, to: str, text: str, operator: str = "", bind: str = "",
             received_at: datetime | None = None, meta: dict | None = None) -> InboundMessage:
     """Store one MO and dispatch it. Never raises for a handler's failure: the MO stays on record."""
+    # NUL cannot be stored in a PostgreSQL text column; a phone can still send one (GSM '@' is 0x00
+    # in some gateways' decoding). Keep the rest of the text rather than refuse the MO.
+    text = text.replace("\x00", "\ufffd")
     mo = InboundMessage.objects.create(msisdn=msisdn, to=to, text=text, operator=operator, bind=bind,
                                        received_at=received_at or timezone.now(), meta=meta or {})
     result = "stored (no MO handler registered)"

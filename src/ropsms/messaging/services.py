@@ -135,11 +135,13 @@ def _priority(priority: int) -> int:
 def send(*, to: str, text: str, producer: str, source: str | None = None, priority: int = Priority.NORMAL,
          validity: timedelta | None = None, scheduled_for: datetime | None = None, batch: Batch | None = None,
          client_ref: str = "", idempotency_key: str | None = None, allow_foreign: bool = False,
-         meta: Mapping[str, Any] | None = None) -> Message:
+         meta: Mapping[str, Any] | None = None, in_reply_to: int | None = None) -> Message:
     """Queue one SMS and return its `Message`.
 
     Raises `SendError` for input that cannot become a message. An opted-out recipient is not an
     error: the message is written as `rejected` with the reason, so the refusal is on record.
+    A reply to the recipient's own SMS (`in_reply_to`: the MO's id) is sent despite an opt-out:
+    opting out stops what we send unasked, not the answer to a question the citizen just asked.
     With an `idempotency_key`, a retried call returns the first message and writes nothing new.
     """
     if idempotency_key:
@@ -151,7 +153,9 @@ def send(*, to: str, text: str, producer: str, source: str | None = None, priori
     source = _validate_source(source)
     priority = _priority(priority)
     validity = _validity(validity)
-    refused = _opted_out([number], priority).get(number)
+    refused = None if in_reply_to else _opted_out([number], priority).get(number)
+    if in_reply_to:
+        meta = {**(meta or {}), "in_reply_to": in_reply_to}
     now = timezone.now()
     msg = Message(**_build(now=now, to=number, split=split, text=str(text), source=source, producer=producer,
                  priority=priority, validity=validity, scheduled_for=scheduled_for, batch=batch,

@@ -207,7 +207,8 @@ def reply_interceptor(mo: InboundMessage) -> str | None:
     # The answer is recorded; a refused acknowledgement (e.g. quota) must not lose it.
     with contextlib.suppress(messaging.SendError):
         messaging.send(to=a.mobile, text=ack, producer=producer_for(inv.session.org_unit),
-                       idempotency_key=f"interview-ack:{inv.pk}:{mo.pk}", meta={"interview": inv.session_id})
+                       idempotency_key=f"interview-ack:{inv.pk}:{mo.pk}", meta={"interview": inv.session_id},
+                       in_reply_to=mo.pk)
     record(actor="system", action=f"recruitment.reply.{status}", target=f"invitation:{inv.pk}",
            unit=inv.session.org_unit.code, msisdn=mask(mo.msisdn))
     return f"interview invitation {inv.pk}: {status}"

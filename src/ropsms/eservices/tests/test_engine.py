@@ -285,3 +285,13 @@ def test_handling_the_same_mo_twice_does_not_send_a_second_reply(registry, ask):
     with pytest.raises(Exception):  # noqa: B017 - the one-exchange-per-MO constraint
         handle_mo(mo)
     assert Message.objects.count() == 1 and Exchange.objects.count() == 1
+
+
+def test_an_opted_out_citizen_still_gets_the_answer_to_their_own_question(registry, ask):
+    """Opting out stops alerts sent unasked; it must not swallow the reply to a command."""
+    from ropsms.messaging.models import OptOut, State
+
+    OptOut.objects.create(msisdn="+968" + AHMED, reason="STOP")
+    reply = ask(AHMED, "FINES 12345 AB")
+    assert reply and reply.startswith("Vehicle 12345 AB")
+    assert Message.objects.get(text=reply).state == State.QUEUED

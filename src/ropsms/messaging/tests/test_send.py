@@ -136,3 +136,11 @@ def test_send_many_fifty_thousand():
     assert result.queued == 50_000 and not result.errors
     assert Message.objects.filter(batch=result.batch, state=State.QUEUED).count() == 50_000
     assert Message.objects.filter(to="+96891049999").exists()
+
+
+def test_reply_to_own_question_goes_through_an_opt_out():
+    OptOut.objects.create(msisdn="+96891234567", reason="STOP")
+    unasked = send(to="91234567", text="alert", producer="t")
+    reply = send(to="91234567", text="Your fines: none", producer="eservices:pull", in_reply_to=42)
+    assert unasked.state == State.REJECTED
+    assert reply.state == State.QUEUED and reply.meta["in_reply_to"] == 42
