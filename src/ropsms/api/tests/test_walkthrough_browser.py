@@ -6,77 +6,30 @@ Processes (web, gateway, scheduler, SMSC simulator) run on free ports sharing a 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 
 from ropsms.api.callbacks import verify
+from ropsms.ops.testing import CHROMIUM, CHROMIUM_ARGS, process_stack, require_chromium, stack_env, wait_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, tries: int = 300) -> None:
-    for _ in range(tries):
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (our own local server)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed")
+    require_chromium()
     tmp = tmp_path_factory.mktemp("api-walkthrough")
-    web, sim, sim_web = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ROPSMS_PG_RUN"}}
-    env.update(ROPSMS_VAR_DIR=str(tmp), ROPSMS_SQLITE_PATH=str(tmp / "walk.sqlite3"), ROPSMS_SIM_PORT=str(sim),
-               ROPSMS_SIM_WEB_PORT=str(sim_web), ROPSMS_WEB_PORT=str(web), ROPSMS_LOG_LEVEL="WARNING")
-    cli = [sys.executable, "-m", "ropsms.cli"]
-    subprocess.run([*cli, "migrate", "-v0"], env=env, check=True, cwd=tmp)
-    subprocess.run([*cli, "demo_data"], env=env, check=True, cwd=tmp, stdout=subprocess.DEVNULL)
-    names = {"smsc_sim": [], "gateway": [], "scheduler": [], "web": ["--port", str(web)]}
-    logs = {name: (tmp / f"{name}.log").open("w") for name in names}
-    procs = [subprocess.Popen([*cli, name, *extra], env=env, cwd=tmp, stdout=logs[name], stderr=subprocess.STDOUT)
-             for name, extra in names.items()]
-    try:
+    env = stack_env(tmp)
+    web = env["ROPSMS_WEB_PORT"]
+    processes = {"smsc_sim": [], "gateway": [], "scheduler": [], "web": ["--port", web]}
+    with process_stack(tmp, env, processes):
         wait_http(f"http://127.0.0.1:{web}/api/v1/health")
         admin = (tmp / "demo-login.txt").read_text().split()
         yield {"base": f"http://127.0.0.1:{web}", "admin": admin, "tmp": tmp}
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for fh in logs.values():
-            fh.close()
 
 
 class Receiver:

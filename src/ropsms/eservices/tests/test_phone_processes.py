@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+
+from ropsms.ops.testing import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -21,11 +22,6 @@ SETUP = (
     "load_fixed(); demo.load(sys.stdout)"
 )
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ropsms(*args: str) -> list[str]:

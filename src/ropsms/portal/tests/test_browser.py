@@ -8,13 +8,8 @@ virtual phone; Arabic screenshots saved under test-artifacts/.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -23,54 +18,21 @@ import pytest
 from django.conf import settings
 
 from ropsms.messaging.encoding import split
+from ropsms.ops.testing import CHROMIUM, CHROMIUM_ARGS, process_stack, require_chromium, stack_env, wait_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(settings.BASE_DIR).parents[1] / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, tries: int = 300) -> None:
-    for _ in range(tries):
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (our own local server)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """migrate + demo-data, then smsc-sim, gateway and web as child processes."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed")
+    require_chromium()
     tmp = tmp_path_factory.mktemp("portal-e2e")
-    web, sim, sim_web = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ROPSMS_PG_RUN"}}
-    env.update(ROPSMS_VAR_DIR=str(tmp), ROPSMS_SQLITE_PATH=str(tmp / "e2e.sqlite3"), ROPSMS_SIM_PORT=str(sim),
-               ROPSMS_SIM_WEB_PORT=str(sim_web), ROPSMS_WEB_PORT=str(web), ROPSMS_LOG_LEVEL="WARNING",
-               ROPSMS_PORTAL_OTP_REQUIRED="1")
-    cli = [sys.executable, "-m", "ropsms.cli"]
-    subprocess.run([*cli, "migrate", "-v0"], env=env, check=True, cwd=tmp)
-    subprocess.run([*cli, "demo_data"], env=env, check=True, cwd=tmp, stdout=subprocess.DEVNULL)
-    logs = {name: (tmp / f"{name}.log").open("w") for name in ("sim", "gateway", "web")}
-    procs = [
-        subprocess.Popen([*cli, "smsc_sim"], env=env, cwd=tmp, stdout=logs["sim"], stderr=subprocess.STDOUT),
-        subprocess.Popen([*cli, "gateway"], env=env, cwd=tmp, stdout=logs["gateway"], stderr=subprocess.STDOUT),
-        subprocess.Popen([*cli, "web", "--port", str(web)], env=env, cwd=tmp, stdout=logs["web"],
-                         stderr=subprocess.STDOUT),
-    ]
-    try:
+    env = stack_env(tmp, ROPSMS_PORTAL_OTP_REQUIRED="1")
+    web, sim_web = env["ROPSMS_WEB_PORT"], env["ROPSMS_SIM_WEB_PORT"]
+    with process_stack(tmp, env, {"smsc_sim": [], "gateway": [], "web": ["--port", web]}):
         wait_http(f"http://127.0.0.1:{web}/login/")
         wait_http(f"http://127.0.0.1:{sim_web}/api/health")
         users = {}
@@ -80,16 +42,6 @@ def stack(tmp_path_factory):
         admin = (tmp / "demo-login.txt").read_text().split()
         users[admin[0]] = admin[1]
         yield {"base": f"http://127.0.0.1:{web}", "sim": f"http://127.0.0.1:{sim_web}", "users": users, "tmp": tmp}
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for fh in logs.values():
-            fh.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from ropsms.ops.testing import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from ropsms.smpp.simulator import running_simulator
 from ropsms.smpp.simulator.testing import TestEsme
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARABIC = "عزيزي المواطن، لديك مخالفة مرورية بقيمة ٢٠ ريال. للاستعلام أرسل مخالفات إلى ٩٠٠٨٥ من هاتفك المسجل لدينا."
 
 
 @pytest.fixture
 def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    require_chromium()  # a skip locally, a failure in CI
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

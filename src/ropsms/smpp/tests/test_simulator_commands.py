@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from ropsms.ops.testing import free_port
 from ropsms.smpp.pdu import Pdu, decode_short_message
 from ropsms.smpp.simulator.testing import TestEsme
 
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def child_env(tmp_path: Path) -> dict[str, str]:
