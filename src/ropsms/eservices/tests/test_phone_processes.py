@@ -23,7 +23,6 @@ SETUP = (
 )
 
 
-
 def ropsms(*args: str) -> list[str]:
     return [sys.executable, "-m", "ropsms.cli", *args]
 
@@ -53,7 +52,7 @@ def stack(tmp_path):
                 pytest.fail("simulator/gateway did not start: " + " | ".join(
                     (p.stderr.read() if p.poll() is not None else "running")[-2000:] for p in procs))
             time.sleep(0.2)
-        yield env, web_port
+        yield env, web_port, procs[1].pid
     finally:
         for p in procs:
             p.terminate()
@@ -72,7 +71,7 @@ def phone(env: dict, web_port: int, sender: str, text: str) -> str:
 
 
 def test_done_when_owner_asks_in_arabic_and_english_stranger_learns_nothing(stack):
-    env, web_port = stack
+    env, web_port, _ = stack
     english = phone(env, web_port, "91234567", "FINES 12345 AB")
     assert "reply from 90085: Vehicle 12345 AB: 3 unpaid fine(s), total 75.000 OMR:" in english
     assert "Muscat Expressway, Bawshar 50.000 OMR" in english
@@ -81,3 +80,22 @@ def test_done_when_owner_asks_in_arabic_and_english_stranger_learns_nothing(stac
     stranger = phone(env, web_port, "99887766", "مخالفات ١٢٣٤٥ أ ب")
     assert "لا يمكن إرسال معلومات عن هذا الطلب إلى هذا الرقم" in stranger
     assert "75.000" not in stranger and "البلوشي" not in stranger
+
+
+def test_a_killed_mo_worker_is_replaced_and_no_mo_goes_unanswered(stack):
+    """MO runs in a worker process of the gateway; kill -9 it and the next MO is still answered."""
+    import signal
+
+    import psutil
+
+    env, web_port, gateway_pid = stack
+    assert "reply from 90085" in phone(env, web_port, "91234567", "HELP")
+    workers = psutil.Process(gateway_pid).children(recursive=True)
+    assert workers, "the gateway should run its MO handling in worker processes"
+    for w in workers:
+        os.kill(w.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    again = phone(env, web_port, "91234567", "FINES 12345 AB")
+    assert "reply from 90085: Vehicle 12345 AB" in again
+    assert psutil.Process(gateway_pid).is_running()
+    assert {p.pid for p in psutil.Process(gateway_pid).children(recursive=True)} - {w.pid for w in workers}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 from django.conf import settings
@@ -18,6 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--node", help="this node's name in leases (default host:pid)")
         parser.add_argument("--bind", action="append", dest="binds", help="only this bind (repeatable)")
         parser.add_argument("--poll", type=float, default=0.02, help="outbox poll interval in seconds")
+        parser.add_argument("--mo-processes", type=int,
+                            default=int(os.environ.get("ROPSMS_GATEWAY_MO_PROCESSES", "-1")),
+                            help="worker processes that store and handle MO (0: threads in this process; "
+                                 "default 1 on SQLite, whose writers queue anyway, 2 on PostgreSQL)")
         parser.add_argument("--batch", type=int, default=1000, help="messages claimed per query at most")
         parser.add_argument("--lease", type=float, default=60.0, help="message lease in seconds")
         parser.add_argument("--status-file", default=str(settings.VAR_DIR / "gateway-status.json"),
@@ -28,7 +33,7 @@ class Command(BaseCommand):
 
         status_file = Path(opts["status_file"]) if opts["status_file"] else None
         config = GatewayConfig(poll_interval=opts["poll"], claim_batch=opts["batch"], lease_seconds=opts["lease"],
-                               binds=opts["binds"], status_file=status_file)
+                               binds=opts["binds"], status_file=status_file, mo_processes=opts["mo_processes"])
         if opts["node"]:
             config.node = opts["node"]
         asyncio.run(self._run(Gateway(config)))
