@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from ropsms.messaging.bulk import insert_one
 from ropsms.messaging.models import InboundMessage
 from ropsms.ops.audit import mask
 
@@ -44,8 +45,10 @@ def receive(*, msisdn: str, to: str, text: str, operator: str = "", bind: str = 
     # NUL cannot be stored in a PostgreSQL text column; a phone can still send one (GSM '@' is 0x00
     # in some gateways' decoding). Keep the rest of the text rather than refuse the MO.
     text = text.replace("\x00", "\ufffd")
-    mo = InboundMessage.objects.create(msisdn=msisdn, to=to, text=text, operator=operator, bind=bind,
-                                       received_at=received_at or timezone.now(), meta=meta or {})
+    values = {"msisdn": msisdn, "to": to, "text": text, "operator": operator, "bind": bind,
+              "received_at": received_at or timezone.now(), "meta": meta or {}}
+    mo = InboundMessage(pk=insert_one(InboundMessage, values), **values)  # fast path: one row per SMS
+    mo._state.adding, mo._state.db = False, "default"
     result = "stored (no MO handler registered)"
     try:
         for interceptor in list(_interceptors):

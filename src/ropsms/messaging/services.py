@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ropsms.directory.phone import InvalidNumber, parse_mobile
 from ropsms.messaging import encoding
-from ropsms.messaging.bulk import insert_rows
+from ropsms.messaging.bulk import insert_one, insert_rows
 from ropsms.messaging.errors import SendError
 from ropsms.messaging.models import Batch, Message, OptOut, Priority, State
 
@@ -32,6 +32,7 @@ __all__ = ["SendError", "SendManyResult", "cancel", "register_quota_policy", "se
 QuotaPolicy = Callable[[str, int], None]
 _quota_policies: list[QuotaPolicy] = []
 
+_MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if not f.primary_key]
 _ALNUM_SENDER = re.compile(r"^[A-Za-z0-9 ._\-&]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?\d{1,15}$")
 
@@ -165,7 +166,8 @@ def send(*, to: str, text: str, producer: str, source: str | None = None, priori
         _check_quotas(producer, 1)
     try:
         with transaction.atomic():
-            msg.save(force_insert=True)
+            msg.pk = insert_one(Message, {f.attname: getattr(msg, f.attname) for f in _MESSAGE_FIELDS})
+            msg._state.adding, msg._state.db = False, "default"
             if batch is not None:
                 Batch.objects.filter(pk=batch.pk).update(total=F("total") + 1)
     except IntegrityError:
