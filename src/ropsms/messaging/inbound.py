@@ -44,7 +44,8 @@ def receive(*, msisdn: str, to: str, text: str, operator: str = "", bind: str = 
     """Store one MO and dispatch it. Never raises for a handler's failure: the MO stays on record."""
     # NUL cannot be stored in a PostgreSQL text column; a phone can still send one (GSM '@' is 0x00
     # in some gateways' decoding). Keep the rest of the text rather than refuse the MO.
-    text = text.replace("\x00", "\ufffd")
+    # A lone UTF-16 surrogate (from a broken UCS-2 part) cannot be stored either: same treatment.
+    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").replace("\x00", "\ufffd")
     values = {"msisdn": msisdn, "to": to, "text": text, "operator": operator, "bind": bind,
               "received_at": received_at or timezone.now(), "meta": meta or {}}
     mo = InboundMessage(pk=insert_one(InboundMessage, values), **values)  # fast path: one row per SMS

@@ -19,9 +19,9 @@ def restore_dispatch():
 def test_nul_is_kept_visible_not_refused(restore_dispatch):
     inbound._interceptors[:] = []
     inbound.register_handler(lambda mo: "seen")
-    mo = inbound.receive(msisdn="+96891234567", to="90085", text="HELP\x00me")
+    mo = inbound.receive(msisdn="+96891234567", to="90085", text="HELP\x00me \ud800 😀")
     stored = InboundMessage.objects.get(pk=mo.pk)
-    assert stored.text == "HELP\ufffdme" and stored.handler_result == "seen"
+    assert stored.text == "HELP\ufffdme \ufffd 😀" and stored.handler_result == "seen"
 
 
 def test_interceptor_first_and_handler_failure_is_recorded(restore_dispatch):
