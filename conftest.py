@@ -8,6 +8,13 @@ never a silent skip.
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# In CI the property tests run the same examples every time (a red CI must mean a real regression,
+# not an unlucky draw); on a developer's machine they keep exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config, items):
