@@ -843,17 +843,9 @@ class Gateway:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _handle_mo(self, mo: MoMessage, operator: str, bind: str, ack: Ack | None = None) -> None:
-        """On an MO thread: store and dispatch, then answer the SMSC and wake the claim loop."""
-        from ropsms.directory.phone import InvalidNumber, parse_mobile
-        from ropsms.messaging import inbound
-
+        """On an MO thread (or inline in tests): store and dispatch, then answer the SMSC and wake the claim loop."""
         try:
-            try:
-                msisdn = parse_mobile(mo.source, allow_foreign=True).e164
-            except InvalidNumber:
-                msisdn = mo.source
-            inbound.receive(msisdn=msisdn, to=mo.destination, text=mo.text, operator=operator, bind=bind,
-                            meta={"parts": mo.parts} if mo.parts > 1 else None)
+            mo_worker.store_and_dispatch(mo.source, mo.destination, mo.text, operator, bind, mo.parts)
             if ack is not None:  # stored: the SMSC may forget it
                 if self.config.inline_db:
                     ack.send()
@@ -861,8 +853,6 @@ class Gateway:
                     self.loop.call_soon_threadsafe(ack.send)
         except Exception:  # not stored: no answer, so the SMSC delivers it again
             log.exception("storing the MO from %s failed", mask(mo.source))
-            if not self.config.inline_db:
-                close_old_connections()  # drop a broken connection; otherwise keep it (no reconnect per MO)
         finally:
             with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
                 self.notify()
