@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 
 
 def workload(n: int, seed: int = 7) -> list[tuple[str, str]]:
@@ -154,10 +155,12 @@ def run_smpp(rate: int, seconds: int) -> None:
             offered_for = time.perf_counter() - start
             await sim.wait_until(lambda: _mt_count(sim) >= len(sent), timeout=60)
             elapsed = time.perf_counter() - start
-            latencies = _pair(sim)
+            pairs = _pair(sim)
             print(f"offered {len(sent)} MOs in {offered_for:.1f}s ({len(sent) / offered_for:.0f}/s)")
-            report("smpp (deliver_sm out of the SMSC -> reply submit_sm into the SMSC)", latencies, len(sent), elapsed)
-            await asyncio.to_thread(_breakdown)
+            report("smpp (deliver_sm out of the SMSC -> reply submit_sm into the SMSC)", [lat for _, lat in pairs],
+                   len(sent), elapsed)
+            _worst_seconds(pairs)
+            await asyncio.to_thread(_breakdown, _mo_times(sim))
         finally:
             gateway.terminate()
             gateway.wait(30)
@@ -166,39 +169,65 @@ def run_smpp(rate: int, seconds: int) -> None:
     asyncio.run(drive())
 
 
-def _breakdown() -> None:
+def _breakdown(sent_at: dict[str, list[float]]) -> None:
     """Where the time went, from the database: MO stored -> reply queued -> reply submitted."""
     from django.db import connections
 
     from ropsms.eservices.models import Exchange
 
     connections.close_all()
-    engine, drain = [], []
-    rows = Exchange.objects.exclude(reply=None).values_list("mo__received_at", "reply__created_at",
-                                                            "reply__submitted_at")
-    for received, queued, submitted in rows:
+    intake, engine, drain = [], [], []
+    start = min(min(times) for times in sent_at.values())
+    rows = (Exchange.objects.exclude(reply=None).filter(mo__received_at__gte=datetime.fromtimestamp(start, UTC))
+            .order_by("mo_id").values_list("mo__msisdn", "mo__received_at", "reply__created_at",
+                                           "reply__submitted_at"))
+    seen: dict[str, int] = {}
+    for msisdn, received, queued, submitted in rows:
+        number = msisdn.removeprefix("+")
+        n = seen[number] = seen.get(number, -1) + 1
+        if n < len(sent_at.get(number, ())):  # the n-th MO stored from a phone is its n-th sent
+            intake.append((received.timestamp() - sent_at[number][n]) * 1000)
         engine.append((queued - received).total_seconds() * 1000)
         if submitted:
             drain.append((submitted - queued).total_seconds() * 1000)
+    report("  of which deliver_sm -> MO stored (gateway, MO worker queue)", intake, len(rows), None)
     report("  of which MO stored -> reply queued (engine)", engine, len(rows), None)
     report("  of which reply queued -> submit_sm_resp (gateway outbox)", drain, len(rows), None)
+
+
+def _worst_seconds(pairs: list[tuple[float, float]], show: int = 3) -> None:
+    """The slowest seconds of the run: a stall shows up here, a steady tail does not."""
+    if not pairs:
+        return
+    start = min(at for at, _ in pairs)
+    by_second: dict[int, list[float]] = {}
+    for at, latency in pairs:
+        by_second.setdefault(int(at - start), []).append(latency)
+    worst = sorted(by_second.items(), key=lambda kv: -max(kv[1]))[:show]
+    print("  slowest seconds: " + ", ".join(f"s{sec} max {max(lats):.0f} ms" for sec, lats in worst))
+
+
+def _mo_times(sim) -> dict[str, list[float]]:
+    return {number: [e.at for e in box if e.direction == "mo"] for number, box in sim.phones._boxes.items()}
 
 
 def _mt_count(sim) -> int:
     return sum(1 for box in sim.phones._boxes.values() for e in box if e.direction == "mt")
 
 
-def _pair(sim) -> list[float]:
-    """Per phone, the n-th reply answers the n-th MO (every MO gets exactly one reply)."""
-    latencies = []
+def _pair(sim) -> list[tuple[float, float]]:
+    """Per phone, the n-th reply answers the n-th MO (every MO gets exactly one reply):
+    (MO sent at, latency in ms)."""
+    pairs = []
     for box in sim.phones._boxes.values():
         waiting = []
         for entry in box:
             if entry.direction == "mo":
                 waiting.append(entry.at)
             elif waiting:
-                latencies.append((entry.at - waiting.pop(0)) * 1000)
-    return latencies
+                sent = waiting.pop(0)
+                pairs.append((sent, (entry.at - sent) * 1000))
+    return pairs
 
 
 def free_port() -> int:

@@ -142,7 +142,7 @@ def _database() -> dict:
         return db
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "ropsms.ops.sqlite",  # Django's, with writers queued fairly (ops/sqlite)
         "NAME": os.environ.get("ROPSMS_SQLITE_PATH", str(VAR_DIR / "ropsms.sqlite3")),
         # Keep the connection between requests: opening one runs the PRAGMAs below and costs a few
         # ms of CPU, more than a whole API request otherwise (sync views share one thread under ASGI).
@@ -153,7 +153,7 @@ def _database() -> dict:
             "timeout": 30,
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
+                "PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA journal_size_limit=67108864;"
             ),
         },
         "TEST": {"NAME": os.environ.get("ROPSMS_SQLITE_TEST_PATH") or None},

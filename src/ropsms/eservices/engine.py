@@ -27,6 +27,7 @@ from ropsms.eservices.models import Block, Command, Exchange, Feedback
 from ropsms.eservices.normalize import has_arabic, has_latin
 from ropsms.eservices.parsing import Parsed, catalogue, parse, strip_keyword
 from ropsms.eservices.replies import paginate, render, system
+from ropsms.messaging import inbound
 from ropsms.messaging.bulk import insert_rows
 from ropsms.messaging.errors import SendError
 from ropsms.messaging.models import InboundMessage, Message, Priority
@@ -61,22 +62,25 @@ def handle_mo(mo: InboundMessage) -> str:
         log.warning("MO #%s from an unusable number %s: no reply possible", mo.pk, mask(mo.msisdn))
         with transaction.atomic():
             _record(mo, mo.msisdn, Outcome(R.ERROR, "ar", None, note="bad sender"), None, started, now)
-        return "eservices: sender number unusable, no reply"
+            inbound.mark_handled(mo, "eservices: sender number unusable, no reply")
+        return mo.handler_result
     try:
         outcome = _dispatch(mo, msisdn, now)
     except Exception:
         log.exception("pull command failed for MO #%s from %s", mo.pk, mask(msisdn))
         outcome = Outcome(R.ERROR, _guess_language(mo.text), system("error", _guess_language(mo.text)))
-    # One write transaction for the audit entry, the reply and the exchange: on SQLite every separate
-    # write is a separate wait for the database lock, which the gateway's other threads also want.
+    # One write transaction for the audit entry, the reply, the exchange and the MO's outcome: on
+    # SQLite every separate write is a separate wait for the database lock, which the gateway wants too.
     with transaction.atomic():
         if outcome.audit:
             audit.record(**outcome.audit)
         reply = _reply(msisdn, outcome, mo)
         _record(mo, msisdn, outcome, reply, started, now)
-    code = outcome.command.code if outcome.command else "-"
-    note = f" [{outcome.note}]" if outcome.note else ""
-    return f"eservices: {outcome.result} ({code}){note}" + (f", reply #{reply.pk}" if reply else ", no reply")
+        code = outcome.command.code if outcome.command else "-"
+        note = f" [{outcome.note}]" if outcome.note else ""
+        inbound.mark_handled(mo, f"eservices: {outcome.result} ({code}){note}"
+                                 + (f", reply #{reply.pk}" if reply else ", no reply"))
+    return mo.handler_result
 
 
 def _guess_language(text: str) -> str:

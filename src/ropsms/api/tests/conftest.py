@@ -16,7 +16,7 @@ from ropsms.api.models import ApiClient
 # shared-cache test database answers "table is locked" at once instead. So the SQLite test database
 # is a temporary file (set before the test database is created; ROPSMS_SQLITE_TEST_PATH still wins).
 _db = connections.databases["default"]
-if _db["ENGINE"].endswith("sqlite3") and not _db.setdefault("TEST", {}).get("NAME"):
+if "sqlite" in _db["ENGINE"] and not _db.setdefault("TEST", {}).get("NAME"):
     _db["TEST"]["NAME"] = os.path.join(tempfile.gettempdir(), f"ropsms-test-{os.getpid()}.sqlite3")
 
 
