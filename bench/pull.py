@@ -1,6 +1,6 @@
 """Benchmark: pull commands on 90085 at a steady rate; prints p50/p99 latency.
 
-    .venv/bin/python bench/pull.py [--rate 200] [--seconds 60] [--mode smpp|engine]
+    .venv/bin/python bench/pull.py [--rate 200] [--seconds 60] [--mode smpp|engine] [--pg URL]
 
 `--mode engine` measures the commands engine in-process: from the moment an MO is due (open loop:
 MOs are offered at `--rate` per second whatever happens) to its reply queued in the outbox
@@ -11,8 +11,9 @@ a deliver_sm per MO over TCP, the gateway hands it to the engine, the gateway dr
 submits it; the figure is deliver_sm-in (at the gateway) to reply submit_sm-out (at the SMSC).
 
 The workload mixes what citizens send: owners asking their fines/expiry in Arabic and English,
-strangers asking about others' plates, HELP, MORE, typos. Runs on a fresh SQLite file (WAL) with
-the demo registry loaded; rate limits are lifted (every number would otherwise hit 10/min).
+strangers asking about others' plates, HELP, MORE, typos. Runs on a fresh SQLite file (WAL), or a
+scratch PostgreSQL database with `--pg`, with the demo registry loaded; rate limits are lifted
+(every number would otherwise hit 10/min). The gateway's MO workers: ROPSMS_GATEWAY_MO_PROCESSES.
 """
 
 from __future__ import annotations
@@ -243,6 +244,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="MOs per second")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--mode", choices=["smpp", "engine"], default="smpp")
+    parser.add_argument("--pg", metavar="URL", help="run on PostgreSQL (a scratch database is created next to URL)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -254,9 +256,18 @@ def main() -> None:
                "ROPSMS_PULL_PROBE_LIMIT": "1000000", "ROPSMS_LOG_LEVEL": "WARNING",
                "ROPSMS_SIM_PORT": str(free_port()), "DJANGO_SETTINGS_MODULE": "ropsms.settings"}
         env.pop("DATABASE_URL", None)
+        drop = None
+        if args.pg:
+            from throughput import scratch_pg
+
+            env["DATABASE_URL"], drop = scratch_pg(args.pg, "ropsms_bench_pull")
         argv = [sys.executable, __file__, "--child", "--mode", args.mode, "--rate", str(args.rate),
                 "--seconds", str(args.seconds)]
-        subprocess.run(argv, env=env, check=True)
+        try:
+            subprocess.run(argv, env=env, check=True)
+        finally:
+            if drop is not None:
+                drop()
 
 
 if __name__ == "__main__":

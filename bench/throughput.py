@@ -36,11 +36,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def scratch_pg(url: str) -> tuple[str, callable]:
+def scratch_pg(url: str, name: str = "ropsms_bench_throughput") -> tuple[str, callable]:
+    """A new empty database next to `url` (the other benches use this too); returns (URL, drop)."""
     import psycopg
 
     parts = urlparse(url)
-    name = "ropsms_bench_throughput"
     admin = psycopg.connect(url, autocommit=True)
     admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.execute(f"CREATE DATABASE {name}")

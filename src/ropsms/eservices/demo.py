@@ -210,7 +210,7 @@ def _generate(rng: random.Random, today: date, people_count: int = 3000) -> dict
             pe, pa = rng.choice(PLACES)
             oe, oa, amount = rng.choice(OFFENCES)
             violations.append(Violation(
-                reference=f"OM-G-{len(violations) + 1:07d}-{v.pk}", vehicle=v, person_id=v.owner_id,
+                reference=f"TV-{len(violations) + 1:08d}", vehicle=v, person_id=v.owner_id,
                 committed_at=_at(today - timedelta(days=rng.randint(1, 400)), rng.randint(6, 23)),
                 place_en=pe, place_ar=pa, offence_en=oe, offence_ar=oa, amount=amount, paid=rng.random() < 0.3))
     for model, rows in ((DrivingLicence, licences), (IdentityCard, cards), (Passport, passports), (Visa, visas),
