@@ -153,7 +153,8 @@ def _database() -> dict:
             "timeout": 30,
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA journal_size_limit=67108864;"
+                "PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; "
+                "PRAGMA journal_size_limit=67108864;"  # the WAL file is cut back to 64 MiB when it restarts
             ),
         },
         "TEST": {"NAME": os.environ.get("ROPSMS_SQLITE_TEST_PATH") or None},

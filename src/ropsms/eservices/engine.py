@@ -25,7 +25,7 @@ from ropsms.eservices.connectors import SourceUnavailable, connector_for
 from ropsms.eservices.identifiers import fingerprint, masked
 from ropsms.eservices.models import Block, Command, Exchange, Feedback
 from ropsms.eservices.normalize import has_arabic, has_latin
-from ropsms.eservices.parsing import Parsed, catalogue, parse, strip_keyword
+from ropsms.eservices.parsing import STAMP_COLUMNS, Parsed, catalogue, parse, strip_keyword
 from ropsms.eservices.replies import paginate, render, system
 from ropsms.messaging import inbound
 from ropsms.messaging.bulk import insert_rows
@@ -117,10 +117,10 @@ def _record(mo: InboundMessage, msisdn: str, outcome: Outcome, reply: Message | 
 
 def _dispatch(mo: InboundMessage, msisdn: str, now: datetime) -> Outcome:
     language = _guess_language(mo.text)
-    limited = _limits(msisdn, now, language)
+    limited, stamp = _limits(msisdn, now, language)
     if limited is not None:
         return limited
-    parsed = parse(mo.text)
+    parsed = parse(mo.text, stamp=stamp)
     language = parsed.language
     if parsed.problem:
         return _problem(parsed)
@@ -138,20 +138,28 @@ def _dispatch(mo: InboundMessage, msisdn: str, now: datetime) -> Outcome:
 
 _QUIET = (R.SILENCED, R.RATE_LIMITED, R.BLOCKED)
 _LIMITS_SQL = (
-    "SELECT"
+    "SELECT"  # noqa: S608 - constant SQL (the stamp columns too), no input
     " (SELECT COUNT(*) FROM eservices_exchange WHERE msisdn = %s AND created_at > %s AND result NOT IN (%s, %s, %s)),"
     " (SELECT COUNT(*) FROM eservices_exchange WHERE msisdn = %s AND created_at > %s AND result NOT IN (%s, %s, %s)),"
-    " (SELECT id FROM eservices_block WHERE msisdn = %s AND until > %s ORDER BY until DESC LIMIT 1)"
+    " (SELECT id FROM eservices_block WHERE msisdn = %s AND until > %s ORDER BY until DESC LIMIT 1),"
+    f" {STAMP_COLUMNS}"
 )
 
 
-def _limits(msisdn: str, now: datetime, language: str) -> Outcome | None:
-    """Blocked numbers and per-number rate limits; the notice is sent once, then silence."""
+def _limits(msisdn: str, now: datetime, language: str) -> tuple[Outcome | None, tuple]:
+    """Blocked numbers and per-number rate limits; the notice is sent once, then silence.
+    Also returns the commands' version stamp, read in the same query (see `parsing.catalogue`)."""
     minute, day = now - timedelta(minutes=1), now - timedelta(days=1)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:  # one round trip: this runs for every MO
         cursor.execute(_LIMITS_SQL, [msisdn, adapt(minute), *_QUIET, msisdn, adapt(day), *_QUIET, msisdn, adapt(now)])
-        per_minute, per_day, block_id = cursor.fetchone()
+        per_minute, per_day, block_id, *stamp = cursor.fetchone()
+    return _limit_outcome(msisdn, language, ((per_minute, minute), (per_day, day)), block_id), tuple(stamp)
+
+
+def _limit_outcome(msisdn: str, language: str, counts: tuple[tuple[int, datetime], ...],
+                   block_id: int | None) -> Outcome | None:
+    (per_minute, minute), (per_day, day) = counts
     if block_id is not None:
         if not Block.objects.filter(pk=block_id, notified=False).update(notified=True):
             return Outcome(R.SILENCED, language, None, note="blocked")

@@ -1,8 +1,9 @@
 """Turn an MO text into (command, parameters, language), tolerantly, or say what was closest.
 
 The configured commands are compiled once per *version stamp* (count and latest `updated_at` of
-the `Command` table, one cheap query per MO), so an edit in the admin takes effect on the next MO
-in every process, with no restart and no stale cache.
+the `Command` table, read with every MO: the engine reads it in the same query as the rate
+limits), so an edit in the admin takes effect on the next MO in every process, with no restart
+and no stale cache.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ _lock = threading.Lock()
 _cache: tuple[tuple, Catalogue] | None = None
 
 
-_STAMP_SQL = ("SELECT COUNT(*), MAX(updated_at), MAX(id), "
-              "(SELECT MAX(updated_at) FROM eservices_datasource) FROM eservices_command")
+# Subqueries only, so that the engine can add them to a query of its own (one round trip per MO).
+STAMP_COLUMNS = ("(SELECT COUNT(*) FROM eservices_command), (SELECT MAX(updated_at) FROM eservices_command), "
+                 "(SELECT MAX(id) FROM eservices_command), (SELECT MAX(updated_at) FROM eservices_datasource)")
+_STAMP_SQL = f"SELECT {STAMP_COLUMNS}"
 
 
 def _stamp() -> tuple:
@@ -63,10 +66,11 @@ def _stamp() -> tuple:
         return tuple(cursor.fetchone())
 
 
-def catalogue() -> Catalogue:
-    """The compiled commands, rebuilt only when the table changed."""
+def catalogue(stamp: tuple | None = None) -> Catalogue:
+    """The compiled commands, rebuilt only when the table changed (`stamp`: the `STAMP_COLUMNS`
+    just read by the caller; read here when not given)."""
     global _cache
-    stamp = _stamp()
+    stamp = tuple(stamp) if stamp is not None else _stamp()
     cached = _cache
     if cached and cached[0] == stamp:
         return cached[1]
@@ -111,9 +115,9 @@ def _match_param(cat: Catalogue, cmd_id: int, param_tokens: list[str]) -> dict[s
     return canonical(found.groupdict())
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, *, stamp: tuple | None = None) -> Parsed:
     """Find the command: keyword first or last, longest keyword wins, the parameter must fit."""
-    cat = catalogue()
+    cat = catalogue(stamp)
     toks = normalize(text).split()
     if not toks:
         return Parsed(command=None, language=_language(text, None), problem="unknown")

@@ -164,12 +164,18 @@ def send(*, to: str, text: str, producer: str, source: str | None = None, priori
                  refused=refused))
     if not refused:
         _check_quotas(producer, 1)
+    def insert() -> None:
+        msg.pk = insert_one(Message, {f.attname: getattr(msg, f.attname) for f in _MESSAGE_FIELDS})
+        msg._state.adding, msg._state.db = False, "default"
+        if batch is not None:
+            Batch.objects.filter(pk=batch.pk).update(total=F("total") + 1)
+
     try:
-        with transaction.atomic():
-            msg.pk = insert_one(Message, {f.attname: getattr(msg, f.attname) for f in _MESSAGE_FIELDS})
-            msg._state.adding, msg._state.db = False, "default"
-            if batch is not None:
-                Batch.objects.filter(pk=batch.pk).update(total=F("total") + 1)
+        if batch is None and not idempotency_key:
+            insert()  # one statement, atomic by itself: no transaction or savepoint round trips
+        else:
+            with transaction.atomic():
+                insert()
     except IntegrityError:
         if idempotency_key:
             existing = Message.objects.filter(producer=producer, idempotency_key=idempotency_key).first()
