@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("ROPSMS_VAR_DIR", Path.cwd() / "var"))
@@ -26,6 +27,26 @@ def env_bool(name: str, default: bool) -> bool:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value not in (None, "") else default
+
+
+def _networks(name: str) -> list[str]:
+    """Comma-separated CIDRs; a typo stops the start with a clear message rather than allowing less."""
+    import ipaddress
+
+    out = []
+    for item in filter(None, (i.strip() for i in os.environ.get(name, "").split(","))):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an address or network ({exc})") from None
+    return out
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _load_dotenv(path: Path) -> None:
@@ -227,4 +248,8 @@ ROPSMS = {
     "SIM_PORT": env_int("ROPSMS_SIM_PORT", 2775),
     "SIM_WEB_PORT": env_int("ROPSMS_SIM_WEB_PORT", 8025),
     "WEB_PORT": env_int("ROPSMS_WEB_PORT", 8000),
+    # Delivery callbacks (api/destinations.py): networks allowed whatever their kind (loopback and
+    # link-local are refused otherwise), and whether private (intranet) addresses are allowed.
+    "CALLBACK_ALLOW_NETWORKS": _networks("ROPSMS_CALLBACK_ALLOW_NETWORKS"),
+    "CALLBACK_PRIVATE": _choice("ROPSMS_CALLBACK_PRIVATE", ("allow", "deny")),
 }

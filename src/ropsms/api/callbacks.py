@@ -32,6 +32,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ropsms.api import destinations
 from ropsms.api.models import ApiClient, Callback
 from ropsms.messaging.models import FINAL_STATES, Message, State
 from ropsms.ops.audit import record
@@ -183,13 +184,16 @@ def _attempt(http: httpx.Client, cb: Callback) -> int:
     status, error = None, ""
     try:
         if cb.kind == "kannel":
-            resp = http.get(expand_kannel_url(cb.url, cb.message))
+            target = destinations.pin(expand_kannel_url(cb.url, cb.message))
+            resp = http.get(target.url, headers={"Host": target.host_header},
+                            extensions={"sni_hostname": target.server_name})
         else:
+            target = destinations.pin(cb.url)
             body = json.dumps(payload(cb.message), separators=(",", ":"), ensure_ascii=False).encode()
             ts = str(int(time.time()))
             secret = cb.client.webhook_secret if cb.client else ""
-            resp = http.post(cb.url, content=body, headers={
-                "Content-Type": "application/json", "X-Ropsms-Timestamp": ts,
+            resp = http.post(target.url, content=body, extensions={"sni_hostname": target.server_name}, headers={
+                "Host": target.host_header, "Content-Type": "application/json", "X-Ropsms-Timestamp": ts,
                 "X-Ropsms-Signature": sign(secret, ts, body), "X-Ropsms-Delivery": str(cb.pk)})
         status = resp.status_code
         if 200 <= status < 300:
@@ -199,6 +203,9 @@ def _attempt(http: httpx.Client, cb: Callback) -> int:
         error = f"HTTP {status}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
+    except destinations.Refused as exc:  # also for a name that now resolves to an internal address
+        error = f"not allowed: {exc}"[:300]
+        log.warning("callback %s for message #%s refused: %s", cb.pk, cb.message_id, exc)
     except ValueError as exc:  # a URL httpx cannot use
         error = f"bad URL: {exc}"[:300]
     gave_up = cb.attempts >= MAX_ATTEMPTS

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ropsms.api import services
+from ropsms.api import destinations, services
 from ropsms.api.errors import ApiError
 from ropsms.api.keys import authenticate_login
 from ropsms.api.limits import take_token
@@ -117,6 +117,11 @@ def sendsms(request: HttpRequest) -> HttpResponse:
     dlr_url = _param(params, "dlr-url", "dlr_url") or ""
     if dlr_url and not dlr_url.lower().startswith(("http://", "https://")):
         return _reply("Invalid 'dlr-url', rejected", 400)
+    try:
+        if dlr_url:
+            destinations.check_url(dlr_url.replace("%", "0"))  # placeholders may sit in the host part
+    except destinations.Refused as exc:
+        return _reply(f"'dlr-url' not allowed: {exc}, rejected", 400)
     meta = {"interface": "kannel", "kannel_coding": coding}
     if dlr_url and (dlr_mask is None or dlr_mask & 3):
         meta.update(kannel_dlr_url=dlr_url, kannel_dlr_mask=dlr_mask if dlr_mask is not None else 3)

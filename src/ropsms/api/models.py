@@ -82,6 +82,13 @@ class ApiClient(models.Model):
                 bad.append(item)
         if bad:
             raise ValidationError({"ip_allowlist": _("Not an address or network: %(bad)s") % {"bad": ", ".join(bad)}})
+        if self.callback_url:
+            from ropsms.api.destinations import Refused, check_url
+
+            try:
+                check_url(self.callback_url)
+            except Refused as exc:
+                raise ValidationError({"callback_url": str(exc)}) from None
         unknown = {s for s in _lines(self.scopes)} - set(SCOPES)
         if unknown:
             raise ValidationError({"scopes": _("Unknown scope(s): %(s)s. Use: send, batch, events, read.")

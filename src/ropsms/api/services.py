@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from ninja.responses import NinjaJSONEncoder
 
+from ropsms.api import destinations
 from ropsms.api.errors import ApiError, from_send_error
 from ropsms.api.events import EVENT_TYPES
 from ropsms.api.models import ApiClient, Event, IdempotencyRecord
@@ -58,8 +59,17 @@ def _meta(client: ApiClient, callback_url: str | None, **extra: Any) -> dict[str
     meta: dict[str, Any] = {k: v for k, v in extra.items() if v not in (None, "")}
     url = callback_url or client.callback_url
     if url:
+        check_callback_url(url, field="callback_url")
         meta["callback_url"] = url
     return meta
+
+
+def check_callback_url(url: str, *, field: str) -> None:
+    """422 for a callback to an address the gateway must not call (see `api.destinations`)."""
+    try:
+        destinations.check_url(url)
+    except destinations.Refused as exc:
+        raise ApiError(422, "callback_url_not_allowed", f"{exc}.", field=field) from None
 
 
 def _validity(minutes: int | None) -> timedelta | None:

@@ -21,6 +21,12 @@ if "sqlite" in _db["ENGINE"] and not _db.setdefault("TEST", {}).get("NAME"):
 
 
 @pytest.fixture(autouse=True)
+def _callbacks_to_this_host(settings):
+    """The tests' callback receivers listen on 127.0.0.1, which the gateway refuses by default."""
+    settings.ROPSMS = {**settings.ROPSMS, "CALLBACK_ALLOW_NETWORKS": ["127.0.0.0/8"]}
+
+
+@pytest.fixture(autouse=True)
 def _fresh_buckets(monkeypatch):
     """Tests change clients and keys behind the API's back: no in-process key cache here
     (test_keys_cache covers the cache itself)."""

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def stack(tmp_path_factory):
     require_chromium()
     tmp = tmp_path_factory.mktemp("api-walkthrough")
-    env = stack_env(tmp)
+    env = stack_env(tmp, ROPSMS_CALLBACK_ALLOW_NETWORKS="127.0.0.1/32")  # the receiver is on this host
     web = env["ROPSMS_WEB_PORT"]
     processes = {"smsc_sim": [], "gateway": [], "scheduler": [], "web": ["--port", web]}
     with process_stack(tmp, env, processes):
