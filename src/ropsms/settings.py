@@ -252,4 +252,7 @@ ROPSMS = {
     # link-local are refused otherwise), and whether private (intranet) addresses are allowed.
     "CALLBACK_ALLOW_NETWORKS": _networks("ROPSMS_CALLBACK_ALLOW_NETWORKS"),
     "CALLBACK_PRIVATE": _choice("ROPSMS_CALLBACK_PRIVATE", ("allow", "deny")),
+    # GET /metrics (ops/views.py): a bearer token for the scraper, or its networks (default this host).
+    "METRICS_TOKEN": os.environ.get("ROPSMS_METRICS_TOKEN", ""),
+    "METRICS_ALLOW_NETWORKS": _networks("ROPSMS_METRICS_ALLOW_NETWORKS") or ["127.0.0.1/32", "::1/128"],
 }

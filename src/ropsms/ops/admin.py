@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from ropsms.ops.models import AuditEntry
+from ropsms.ops.models import AuditEntry, JobRun
 
 
 @admin.register(AuditEntry)
@@ -17,4 +17,18 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    """Read-only: the scheduler writes these (see README, Operations)."""
+
+    list_display = ("name", "last_run_at", "last_ok", "failures", "duration_ms", "last_error")
+    list_filter = ("last_ok",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

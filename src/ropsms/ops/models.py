@@ -22,3 +22,22 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+
+
+class JobRun(models.Model):
+    """The last run of each scheduler job, so that a stalled or failing scheduler shows on /metrics
+    (a scheduler that died writes nothing: the age of `last_run_at` grows)."""
+
+    name = models.CharField(_("job"), max_length=100, unique=True)
+    last_run_at = models.DateTimeField(_("last run"))
+    last_ok = models.BooleanField(_("last run succeeded"), default=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+
+    class Meta:
+        verbose_name = _("scheduler job")
+        verbose_name_plural = _("scheduler jobs")
+
+    def __str__(self) -> str:
+        return self.name

@@ -50,12 +50,33 @@ def run_due(now: float | None = None) -> list[str]:
             continue
         job.next_run = now + job.every.total_seconds()
         close_old_connections()
+        started, error = time.perf_counter(), ""
         try:
             job.func()
-        except Exception:
+        except Exception as exc:
             log.exception("scheduled job %s failed; it will run again at its next turn", job.name)
+            error = f"{type(exc).__name__}: {exc}"
+        _record_run(job.name, int((time.perf_counter() - started) * 1000), error)
         ran.append(job.name)
     return ran
+
+
+def _record_run(name: str, duration_ms: int, error: str) -> None:
+    """One row per job (`ops.JobRun`), read by /metrics. Never stops the scheduler."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from ropsms.ops.models import JobRun
+
+    try:
+        values = {"last_run_at": timezone.now(), "last_ok": not error, "last_error": error[:300],
+                  "duration_ms": duration_ms}
+        updated = JobRun.objects.filter(name=name).update(**values, failures=F("failures") + 1 if error else 0)
+        if not updated:
+            JobRun.objects.create(name=name, failures=1 if error else 0, **values)
+    except Exception:
+        log.exception("could not record the run of job %s", name)
+        close_old_connections()
 
 
 def _release_scheduled_messages() -> None:
