@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ropsms.directory.models import Person
 from ropsms.directory.phone import InvalidNumber, parse_mobile
-from ropsms.eservices import conf, metrics
+from ropsms.eservices import conf
 from ropsms.eservices.connectors import SourceUnavailable, connector_for
 from ropsms.eservices.identifiers import fingerprint, masked
 from ropsms.eservices.models import Block, Command, Exchange, Feedback
@@ -169,7 +169,6 @@ def _limit_outcome(msisdn: str, language: str, counts: tuple[tuple[int, datetime
         if count < limit:
             continue
         log.info("rate limit (%s) for %s", note, mask(msisdn))
-        metrics.increment("pull_rate_limited")
         noticed = Exchange.objects.filter(msisdn=msisdn, result=R.RATE_LIMITED, created_at__gt=since).exists()
         if noticed:
             return Outcome(R.SILENCED, language, None, note=note)
@@ -256,8 +255,6 @@ def _query(msisdn: str, now: datetime, parsed: Parsed) -> Outcome:
         found = connector_for(cmd.source).lookup(cmd.query, params)
     except SourceUnavailable as exc:
         elapsed = time.perf_counter() - started
-        metrics.increment("pull_source_unavailable")
-        metrics.increment(f"pull_source_unavailable:{cmd.source.name}")
         log.warning("ALERT data source %s unavailable for %s after %.2fs: %s", cmd.source.name, cmd.code, elapsed,
                     exc)
         return Outcome(R.BUSY, language, system("busy", language), cmd, params,
@@ -292,7 +289,6 @@ def _check_probing(msisdn: str, now: datetime, params: dict[str, str]) -> None:
     Block.objects.create(msisdn=msisdn, created_at=now, until=until,
                          reason=f"asked about {len(refused)} identifiers it does not own within "
                                 f"{conf.get('PROBE_WINDOW_MINUTES')} minutes")
-    metrics.increment("pull_numbers_blocked")
     audit.record(actor="system", action="eservices.block", target=f"msisdn:{mask(msisdn)}",
                  identifiers=len(refused), until=until.isoformat())
     log.warning("ALERT blocked %s until %s: probing %d identifiers", mask(msisdn), until.isoformat(), len(refused))

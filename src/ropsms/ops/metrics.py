@@ -82,7 +82,7 @@ def _mo(now) -> Iterator[GaugeMetricFamily]:
 
 
 def _pull(now) -> Iterator[GaugeMetricFamily]:
-    from ropsms.eservices.models import Exchange
+    from ropsms.eservices.models import Block, Exchange
 
     recent = Exchange.objects.filter(created_at__gte=now - RECENT)
     results = GaugeMetricFamily("ropsms_pull_exchanges_recent", "Pull commands answered in the last 5 minutes, "
@@ -98,6 +98,8 @@ def _pull(now) -> Iterator[GaugeMetricFamily]:
     for source, n in sorted(rows, key=lambda r: r[0] or ""):
         busy.add_metric([source or "(none)"], n)
     yield busy
+    yield GaugeMetricFamily("ropsms_pull_blocked_numbers", "Numbers blocked now for probing others' identifiers",
+                            value=Block.objects.filter(until__gt=now).count())
 
 
 def _callbacks() -> Iterator[GaugeMetricFamily]:

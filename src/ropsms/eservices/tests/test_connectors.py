@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ropsms.eservices import metrics
 from ropsms.eservices.connectors import SourceUnavailable, connector_for
 from ropsms.eservices.models import Command, DataSource, Exchange
 
@@ -83,10 +82,8 @@ def test_sql_sqlite_single_query_form(sqlite_source, ask):
 
 def test_sql_slow_query_is_cut_off_and_the_citizen_told_busy(sqlite_source, ask, caplog):
     use_source(sqlite_source, "slow")
-    before = metrics.counters().get("pull_source_unavailable", 0)
     assert ask(AHMED, "FINES 12345 AB") == BUSY
-    assert metrics.counters()["pull_source_unavailable"] == before + 1
-    assert Exchange.objects.get().result == "busy"
+    assert Exchange.objects.get().result == "busy"  # counted per source on /metrics (ops tests)
     assert any("ALERT data source traffic-sqlite unavailable" in r.getMessage() for r in caplog.records)
     assert not any("12345" in r.getMessage() for r in caplog.records)
 

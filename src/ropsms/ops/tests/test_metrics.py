@@ -10,7 +10,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from ropsms.api.models import Callback
-from ropsms.eservices.models import Command, DataSource, Exchange
+from ropsms.eservices.models import Block, Command, DataSource, Exchange
 from ropsms.messaging.models import InboundMessage, Message, State
 from ropsms.messaging.services import send
 from ropsms.ops import scheduler
@@ -46,6 +46,9 @@ def test_the_figures_follow_the_database(client, settings):
     for result, age in (("busy", 1), ("busy", 2), ("answered", 1), ("answered", 30)):
         Exchange.objects.create(msisdn="+96891234567", command=cmd, language="en", result=result,
                                 created_at=now - timedelta(minutes=age))
+    Block.objects.create(msisdn="+96878000001", created_at=now, until=now + timedelta(hours=1), reason="probing")
+    Block.objects.create(msisdn="+96878000002", created_at=now - timedelta(days=2), until=now - timedelta(days=1),
+                         reason="probing")
     # An MO stored three minutes ago that no handler finished (the worker died), and a fresh one.
     InboundMessage.objects.create(msisdn="+96891234567", to="90085", text="FINES 1",
                                   received_at=now - timedelta(minutes=3))
@@ -65,6 +68,7 @@ def test_the_figures_follow_the_database(client, settings):
     assert m[("ropsms_pull_exchanges_recent", (("result", "busy"),))] == 2
     assert m[("ropsms_pull_exchanges_recent", (("result", "answered"),))] == 1  # the 30-minute-old one is not recent
     assert m[("ropsms_pull_source_busy_recent", (("source", "ropdb"),))] == 2
+    assert m[("ropsms_pull_blocked_numbers", ())] == 1
     assert m[("ropsms_mo_unhandled", ())] == 1 and m[("ropsms_mo_received_recent", ())] == 2
     assert m[("ropsms_callbacks", (("state", "failed"),))] == 1
     assert m[("ropsms_callbacks", (("state", "pending"),))] == 0
