@@ -28,6 +28,7 @@ from ropsms.api.models import ApiClient, Event, IdempotencyRecord
 from ropsms.messaging.errors import SendError
 from ropsms.messaging.models import Batch, InboundMessage, Message, Priority
 from ropsms.messaging.services import Recipient, send, send_many
+from ropsms.messaging.services import cancel as cancel_queued
 from ropsms.ops.audit import mask, record
 
 PRIORITIES = {"urgent": Priority.URGENT, "normal": Priority.NORMAL, "bulk": Priority.BULK}
@@ -178,6 +179,21 @@ def get_message(*, client: ApiClient, message_id: int) -> Message:
     msg = Message.objects.filter(pk=message_id, producer=client.producer).first()
     if msg is None:
         raise ApiError(404, "not_found", f"No message {message_id} sent by this client.", field="id")
+    return msg
+
+
+def cancel_message(*, client: ApiClient, message_id: int, via: str, ip: str | None = None) -> Message:
+    """Cancel one of the client's messages that has not left yet (scheduled or queued), through
+    `messaging.cancel()`, whose conditional update loses cleanly to a gateway that has just claimed it.
+    404 when the message is not this client's (never say whose it is), 409 when it has left or is final.
+    Audited with the number masked; `via` names the interface (e.g. "smpp")."""
+    msg = get_message(client=client, message_id=message_id)
+    if not cancel_queued(message_id=msg.pk, reason=f"cancelled by API client {client.slug} ({via})"):
+        raise ApiError(409, "not_cancellable", f"Message {msg.pk} has already left or is final: it cannot be "
+                       "cancelled.", field="id")
+    record(actor=client.producer, action="api.message.cancel", target=f"message:{msg.pk}", ip=ip,
+           to=mask(msg.to), via=via)
+    msg.refresh_from_db()
     return msg
 
 

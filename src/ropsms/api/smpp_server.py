@@ -13,6 +13,10 @@ schedule_delivery_time and validity_period are honoured (absolute or relative SM
 from one minute to 7 days). Long texts: send them in message_payload, or as UDH-concatenated parts
 (reassembled here; the receipt refers to the id answered for the part that completed the message).
 
+query_sm answers the state of one of the client's own messages (needs the `read` scope, any bind);
+cancel_sm cancels one that has not left yet through `messaging.cancel()` (needs `send`, a transmitter
+or transceiver bind). Another client's message id is answered as if it did not exist.
+
 The PDUs are the shared sans-I/O codec `ropsms.smpp.pdu`; this module is the thin asyncio layer and
 the mapping to `send()`. DB work runs in worker threads (`asyncio.to_thread`).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -35,9 +40,11 @@ from ropsms.api.errors import ApiError
 from ropsms.api.keys import authenticate_login
 from ropsms.api.limits import take_token
 from ropsms.api.models import ApiClient, Callback
-from ropsms.messaging.models import Message, State
+from ropsms.directory.phone import InvalidNumber, parse_mobile
+from ropsms.messaging.models import FINAL_STATES, Message, State
 from ropsms.ops.audit import mask, record
 from ropsms.smpp.pdu import (
+    MESSAGE_STATE,
     STATE_STAT,
     STATUS,
     BadPdu,
@@ -54,8 +61,12 @@ log = logging.getLogger(__name__)
 
 SYSTEM_ID = "ropsms"
 RECEIPT_RETRY = timedelta(seconds=60)
-MESSAGE_STATE = {State.DELIVERED: 2, State.EXPIRED: 3, State.CANCELLED: 4, State.UNDELIVERABLE: 5,
-                 State.FAILED: 5, State.REJECTED: 8}
+# Our states as SMPP 3.4 message_state (receipts and query_sm_resp): everything not final is ENROUTE.
+SMPP_STATE = {State.SCHEDULED: MESSAGE_STATE.ENROUTE, State.QUEUED: MESSAGE_STATE.ENROUTE,
+              State.SENDING: MESSAGE_STATE.ENROUTE, State.SUBMITTED: MESSAGE_STATE.ENROUTE,
+              State.DELIVERED: MESSAGE_STATE.DELIVERED, State.EXPIRED: MESSAGE_STATE.EXPIRED,
+              State.CANCELLED: MESSAGE_STATE.DELETED, State.UNDELIVERABLE: MESSAGE_STATE.UNDELIVERABLE,
+              State.FAILED: MESSAGE_STATE.UNDELIVERABLE, State.REJECTED: MESSAGE_STATE.REJECTED}
 ERROR_STATUS = {"invalid_number": STATUS.ESME_RINVDSTADR, "invalid_sender": STATUS.ESME_RINVSRCADR,
                 "sender_not_allowed": STATUS.ESME_RINVSRCADR, "empty_text": STATUS.ESME_RINVMSGLEN,
                 "too_long": STATUS.ESME_RINVMSGLEN, "quota": STATUS.ESME_RMSGQFUL,
@@ -81,6 +92,14 @@ def smpp_time(value: str, now: datetime) -> datetime | None:
     offset = timedelta(minutes=15 * int(value[13:15]))
     tz = dt_timezone(offset if value[15] == "+" else -offset)
     return datetime(2000 + yy, mo, dd, hh, mi, ss, int(value[12]) * 100000, tzinfo=tz)
+
+
+def smpp_absolute(value: datetime) -> str:
+    """`value` as an SMPP 3.4 absolute time `YYMMDDhhmmsstnnp`, in the gateway's local time zone."""
+    local = timezone.localtime(value)
+    offset = local.utcoffset() or timedelta(0)
+    quarters = int(abs(offset).total_seconds() // 900)
+    return f"{local:%y%m%d%H%M%S}{local.microsecond // 100000}{quarters:02d}{'-' if offset < timedelta(0) else '+'}"
 
 
 @dataclass
@@ -150,8 +169,88 @@ def submit(client: ApiClient, pdu: Pdu, parts: dict[tuple, _Parts]) -> Submitted
     return Submitted(STATUS.ESME_ROK, str(msg.pk))
 
 
+_MESSAGE_ID = re.compile(r"[0-9]{1,18}")
+MAX_CANCEL_ALL = 1000  # a cancel_sm without message_id cancels at most this many messages
+
+
+def _message_pk(value: Any) -> int | None:
+    """Our message ids are decimal `Message.pk`s (leading zeros tolerated); anything else is no id."""
+    value = str(value or "").strip()
+    return int(value) if _MESSAGE_ID.fullmatch(value) else None
+
+
+def _network_error(code: str) -> int:
+    """query_sm_resp's one-octet error_code: the network error when we hold it as a number, else 0."""
+    return int(code) if code.isascii() and code.isdigit() and int(code) <= 255 else 0
+
+
+def query(client: ApiClient, pdu: Pdu) -> Pdu:
+    """Answer query_sm from the database (runs in a worker thread)."""
+    close_old_connections()
+    pk = _message_pk(pdu.params.get("message_id"))
+    if pk is None:
+        return pdu.response(STATUS.ESME_RINVMSGID)
+    msg = (Message.objects.filter(pk=pk, producer=client.producer)
+           .only("pk", "state", "done_at", "error_code").first())
+    if msg is None:  # absent or another client's: the same answer, so ids reveal nothing
+        return pdu.response(STATUS.ESME_RQUERYFAIL)
+    final = msg.state in FINAL_STATES
+    return pdu.response(STATUS.ESME_ROK, message_id=str(msg.pk),
+                        final_date=smpp_absolute(msg.done_at) if final and msg.done_at else "",
+                        message_state=int(SMPP_STATE.get(msg.state, MESSAGE_STATE.UNKNOWN)),
+                        error_code=_network_error(msg.error_code) if final else 0)
+
+
+def _same_number(given: str, e164: str) -> bool:
+    try:
+        return parse_mobile(given, allow_foreign=True).e164 == e164
+    except InvalidNumber:
+        return False
+
+
+def cancel(client: ApiClient, pdu: Pdu, ip: str) -> Pdu:
+    """Answer cancel_sm through `services.cancel_message` (runs in a worker thread).
+
+    With a message_id: that message, if the source/destination given (optional) match it. Without
+    one (SMPP 3.4 4.9.1): every message of this client to destination_addr (and from source_addr if
+    given) that has not left yet. Anything not cancelled is ESME_RCANCELFAIL."""
+    close_old_connections()
+    p = pdu.params
+    raw_id = str(p.get("message_id") or "").strip()
+    source, dest = str(p.get("source_addr") or "").strip(), str(p.get("destination_addr") or "").strip()
+    if raw_id:
+        pk = _message_pk(raw_id)
+        if pk is None:
+            return pdu.response(STATUS.ESME_RINVMSGID)
+        msg = Message.objects.filter(pk=pk, producer=client.producer).only("pk", "to", "source").first()
+        if msg is None or (source and source != msg.source) or (dest and not _same_number(dest, msg.to)):
+            return pdu.response(STATUS.ESME_RCANCELFAIL)
+        pks = [msg.pk]
+    else:
+        if not dest:
+            return pdu.response(STATUS.ESME_RINVMSGID)
+        try:
+            to = parse_mobile(dest, allow_foreign=True).e164
+        except InvalidNumber:
+            return pdu.response(STATUS.ESME_RINVDSTADR)
+        qs = Message.objects.filter(producer=client.producer, to=to, state__in=[State.SCHEDULED, State.QUEUED])
+        if source:
+            qs = qs.filter(source=source)
+        pks = list(qs.order_by("pk").values_list("pk", flat=True)[:MAX_CANCEL_ALL])
+    cancelled = 0
+    for pk in pks:
+        try:
+            services.cancel_message(client=client, message_id=pk, via="smpp", ip=ip or None)
+            cancelled += 1
+        except ApiError:  # left meanwhile (claimed by the gateway) or final
+            pass
+    if not cancelled:
+        return pdu.response(STATUS.ESME_RCANCELFAIL)
+    return pdu.response(STATUS.ESME_ROK)
+
+
 def receipt_pdu(msg: Message, sequence: int) -> Pdu:
-    state = MESSAGE_STATE.get(msg.state, 7)
+    state = int(SMPP_STATE.get(msg.state, MESSAGE_STATE.UNKNOWN))
     text = format_receipt(message_id=str(msg.pk), submitted=1, delivered=1 if state == 2 else 0,
                           stat=STATE_STAT.get(state, "UNKNOWN"), err=msg.error_code[:3] or 0,
                           text=msg.text[:20], done_at=timezone.localtime(msg.done_at or timezone.now()),
@@ -239,6 +338,18 @@ class Connection:
                 return True
             result = await asyncio.to_thread(submit, self.client, pdu, self.parts)
             self.send(pdu.response(result.status, message_id=result.message_id))
+            return True
+        if pdu.command == "query_sm":
+            if self.client is None or "read" not in self.client.scope_list():
+                self.send(pdu.response(STATUS.ESME_RINVBNDSTS))
+                return True
+            self.send(await asyncio.to_thread(query, self.client, pdu))
+            return True
+        if pdu.command == "cancel_sm":
+            if self.client is None or self.mode == "rx" or "send" not in self.client.scope_list():
+                self.send(pdu.response(STATUS.ESME_RINVBNDSTS))
+                return True
+            self.send(await asyncio.to_thread(cancel, self.client, pdu, self.peer_host))
             return True
         self.send(Pdu("generic_nack", pdu.sequence, STATUS.ESME_RINVCMDID))
         return True

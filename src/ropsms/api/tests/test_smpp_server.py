@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, timedelta
 
 import pytest
@@ -59,7 +60,10 @@ def run(scenario):
         finally:
             await server.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        gc.collect()  # the finished worker threads' DB connections: closed now, not at teardown
 
 
 def test_bind_submit_and_receipt(make_client):
@@ -141,7 +145,11 @@ def test_refusals(make_client):
         assert r.status == 0
         r = await esme.request("submit_sm", destination_addr="92345678", short_message=b"x")
         assert r.status == STATUS.ESME_RINVBNDSTS  # receiver cannot submit
-        r = await esme.request("query_sm", message_id="1")
+        r = await esme.request("query_sm", message_id="1")  # read scope: may ask, but it is not theirs
+        assert r.command == "query_sm_resp" and r.status == STATUS.ESME_RQUERYFAIL
+        r = await esme.request("cancel_sm", message_id="1")  # a receiver bind (and no send scope)
+        assert r.command == "cancel_sm_resp" and r.status == STATUS.ESME_RINVBNDSTS
+        r = await esme.request("replace_sm", message_id="1")
         assert r.command == "generic_nack" and r.status == STATUS.ESME_RINVCMDID
         r = await esme.request("enquire_link")
         assert r.status == 0
@@ -216,5 +224,116 @@ def test_smpp_ip_allow_list(make_client):
         r = await esme.request("bind_transceiver", system_id="far", password=key)
         assert r.status == STATUS.ESME_RBINDFAIL
         await esme.close()
+
+    run(scenario)
+
+
+@pytest.mark.pg
+def test_query_and_cancel(make_client):
+    from ropsms.api.smpp_server import smpp_time
+    from ropsms.ops.models import AuditEntry
+
+    _, key = make_client("callcentre")
+    _, other_key = make_client("evisa")
+    _, send_only_key = make_client("eroads", scopes="send")
+
+    async def scenario(port):
+        other = await Esme.connect(port)
+        await other.request("bind_transmitter", system_id="evisa", password=other_key)
+        r = await other.request("submit_sm", destination_addr="92345678", short_message=b"not yours",
+                                schedule_delivery_time="000001000000000R")
+        others_id = r.params["message_id"]
+
+        esme = await Esme.connect(port)
+        await esme.request("bind_transceiver", system_id="callcentre", password=key)
+        r = await esme.request("query_sm", message_id="1")  # before any message of ours: unknown
+        assert r.status == STATUS.ESME_RQUERYFAIL
+        r = await esme.request("submit_sm", destination_addr="96891234567", short_message=b"status?")
+        mid = r.params["message_id"]
+        q = await esme.request("query_sm", message_id=mid, source_addr="90085")
+        assert q.command == "query_sm_resp" and q.status == STATUS.ESME_ROK
+        assert q.params == {"message_id": mid, "final_date": "", "message_state": 1, "error_code": 0}  # ENROUTE
+        q = await esme.request("query_sm", message_id="000" + mid)  # leading zeros are the same id
+        assert q.status == 0 and q.params["message_id"] == mid
+
+        # The gateway delivers it: DELIVERED, with the time it happened.
+        done = timezone.now().replace(microsecond=0)
+        await asyncio.to_thread(lambda: Message.objects.filter(pk=int(mid)).update(
+            state=State.DELIVERED, submitted_at=done, done_at=done))
+        q = await esme.request("query_sm", message_id=mid)
+        assert q.status == 0 and q.params["message_state"] == 2 and q.params["error_code"] == 0
+        assert smpp_time(q.params["final_date"], done) == done
+
+        # Someone else's message is answered exactly like a missing one; garbage is not an id.
+        q = await esme.request("query_sm", message_id=others_id)
+        assert q.status == STATUS.ESME_RQUERYFAIL and q.params["final_date"] == ""
+        q = await esme.request("query_sm", message_id="99999999")
+        assert q.status == STATUS.ESME_RQUERYFAIL
+        for garbage in ("abc", "", "12x", "-3", "9" * 30):
+            q = await esme.request("query_sm", message_id=garbage)
+            assert q.command == "query_sm_resp" and q.status == STATUS.ESME_RINVMSGID, garbage
+
+        # A scheduled message can be cancelled (addresses, when given, must match it).
+        r = await esme.request("submit_sm", destination_addr="96892345678", short_message=b"tomorrow",
+                               schedule_delivery_time="000001000000000R")
+        later = r.params["message_id"]
+        c = await esme.request("cancel_sm", message_id=later, destination_addr="96899999999")
+        assert c.command == "cancel_sm_resp" and c.status == STATUS.ESME_RCANCELFAIL
+        c = await esme.request("cancel_sm", message_id=later, source_addr="OTHER")
+        assert c.status == STATUS.ESME_RCANCELFAIL
+        assert (await asyncio.to_thread(Message.objects.get, pk=int(later))).state == State.SCHEDULED
+        c = await esme.request("cancel_sm", service_type="CMT", message_id=later, source_addr="90085",
+                               destination_addr="92345678")
+        assert c.command == "cancel_sm_resp" and c.status == STATUS.ESME_ROK
+        msg = await asyncio.to_thread(Message.objects.get, pk=int(later))
+        assert msg.state == State.CANCELLED and msg.done_at is not None
+        q = await esme.request("query_sm", message_id=later)
+        assert q.status == 0 and q.params["message_state"] == 4 and q.params["final_date"]  # DELETED
+        c = await esme.request("cancel_sm", message_id=later)  # twice: nothing left to cancel
+        assert c.status == STATUS.ESME_RCANCELFAIL
+
+        # Delivered, another client's, absent: not cancellable; garbage is not an id.
+        for refused in (mid, others_id, "99999999"):
+            c = await esme.request("cancel_sm", message_id=refused)
+            assert c.status == STATUS.ESME_RCANCELFAIL, refused
+        c = await esme.request("cancel_sm", message_id="abc")
+        assert c.status == STATUS.ESME_RINVMSGID
+        assert (await asyncio.to_thread(Message.objects.get, pk=int(others_id))).state == State.SCHEDULED
+
+        # No message_id: every not-yet-sent message of ours to that number (SMPP 3.4 4.9.1).
+        ids = []
+        for text in (b"one", b"two"):
+            r = await esme.request("submit_sm", destination_addr="92345678", short_message=text,
+                                   schedule_delivery_time="000001000000000R")
+            ids.append(int(r.params["message_id"]))
+        c = await esme.request("cancel_sm", destination_addr="+96892345678")
+        assert c.status == 0
+        states = await asyncio.to_thread(lambda: dict(Message.objects.filter(
+            pk__in=[*ids, int(others_id)]).values_list("pk", "state")))
+        assert states == {ids[0]: State.CANCELLED, ids[1]: State.CANCELLED, int(others_id): State.SCHEDULED}
+        c = await esme.request("cancel_sm", destination_addr="92345678")
+        assert c.status == STATUS.ESME_RCANCELFAIL
+        c = await esme.request("cancel_sm")
+        assert c.status == STATUS.ESME_RINVMSGID
+
+        # A failure carries the network error when we hold it as a number.
+        await asyncio.to_thread(lambda: Message.objects.filter(pk=int(mid)).update(
+            state=State.UNDELIVERABLE, error_code="011"))
+        q = await esme.request("query_sm", message_id=mid)
+        assert q.params["message_state"] == 5 and q.params["error_code"] == 11
+
+        # Scopes: query needs `read`.
+        lean = await Esme.connect(port)
+        await lean.request("bind_transmitter", system_id="eroads", password=send_only_key)
+        q = await lean.request("query_sm", message_id=mid)
+        assert q.status == STATUS.ESME_RINVBNDSTS
+        for conn in (esme, other, lean):
+            await conn.close()
+
+        audit = await asyncio.to_thread(lambda: list(AuditEntry.objects.filter(action="api.message.cancel")
+                                                     .order_by("pk").values("actor", "target", "detail")))
+        assert [a["target"] for a in audit] == [f"message:{i}" for i in (int(later), *ids)]
+        assert all(a["actor"] == "api:callcentre" and a["detail"]["via"] == "smpp" for a in audit)
+        assert audit[0]["detail"]["to"] == "*********678" and "96892345678" not in str(audit)
 
     run(scenario)

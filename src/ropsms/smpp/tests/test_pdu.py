@@ -82,6 +82,10 @@ ROUND_TRIPS = [
                                 "source_addr": "90085"}),
     Pdu("query_sm_resp", 11, params={"message_id": "abc", "final_date": "261204120000000+",
                                      "message_state": 2, "error_code": 0}),
+    Pdu("cancel_sm", 13, params={"service_type": "CMT", "message_id": "12345", "source_addr_ton": 5,
+                                 "source_addr_npi": 0, "source_addr": "90085", "dest_addr_ton": 1,
+                                 "dest_addr_npi": 1, "destination_addr": "96891234567"}),
+    Pdu("cancel_sm_resp", 13),
     Pdu("data_sm", 12, params={"service_type": "", "source_addr_ton": 1, "source_addr_npi": 1,
                                "source_addr": "96891234567", "dest_addr_ton": 5, "dest_addr_npi": 0,
                                "destination_addr": "90085", "esm_class": 0, "registered_delivery": 0,
@@ -116,6 +120,16 @@ def test_failed_response_has_no_body_and_decodes_with_zero_values():
     assert len(data) == 16
     back = one(data)
     assert back.status == STATUS.ESME_RTHROTTLED and back.params == {"message_id": ""}
+
+
+def test_failed_query_and_cancel_responses_are_header_only():
+    for command, status in (("query_sm", STATUS.ESME_RQUERYFAIL), ("cancel_sm", STATUS.ESME_RCANCELFAIL)):
+        data = encode(Pdu(command, 5, params={"message_id": "7"}).response(status))
+        assert len(data) == 16 and struct.unpack(">I", data[4:8])[0] == CMD[command + "_resp"]
+        back = one(data)
+        assert (back.command, back.sequence, back.status) == (command + "_resp", 5, status)
+    back = one(encode(Pdu("query_sm_resp", 5, STATUS.ESME_RQUERYFAIL)))
+    assert back.params == {"message_id": "", "final_date": "", "message_state": 0, "error_code": 0}
 
 
 def test_response_helper_and_known_command_ids():
