@@ -197,6 +197,19 @@ def get_message(request: HttpRequest, message_id: int):
     return Status(200, services.message_dict(msg))
 
 
+@api.post("/messages/{message_id}/cancel", response={200: MessageOut, **ERRORS}, summary="Cancel a message",
+          tags=["messages"])
+def cancel_message(request: HttpRequest, message_id: int):
+    """Cancel a message that has not left yet (scheduled, or queued and not yet taken by the gateway).
+    409 `not_cancellable` once it has left or is final. Needs scope `send`. Audited."""
+    client = _client(request, "send")
+    if not 0 < message_id < 2**63:
+        raise ApiError(404, "not_found", f"No message {message_id} sent by this client.", field="id")
+    msg = services.cancel_message(client=client, message_id=message_id, via="rest",
+                                  ip=request.META.get("REMOTE_ADDR"))
+    return Status(200, services.message_dict(msg))
+
+
 @api.get("/messages", response={200: MessageList, **ERRORS}, summary="Find messages", tags=["messages"])
 def list_messages(request: HttpRequest, client_ref: str | None = Query(None, max_length=100),
                   state: StateName | None = None, batch_id: int | None = Query(None, ge=1, lt=2**63),

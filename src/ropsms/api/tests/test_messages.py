@@ -61,6 +61,30 @@ def test_scheduled_and_options(api):
     assert msg.priority == 0 and (msg.valid_until - msg.due_at).total_seconds() == 3600
 
 
+def test_cancel_a_message_that_has_not_left(api, client, make_client):
+    later = (timezone.now() + timedelta(days=1)).isoformat()
+    mid = api.post("/messages", {"to": "91234567", "text": "later", "scheduled_at": later}).json()["id"]
+    _, other_key = make_client("ecustoms")
+    other = client.post(f"/api/v1/messages/{mid}/cancel", headers={"Authorization": f"Bearer {other_key}"})
+    assert other.status_code == 404  # never says whose it is
+    _, reader = make_client("callcentre", scopes="read")
+    read_only = client.post(f"/api/v1/messages/{mid}/cancel", headers={"Authorization": f"Bearer {reader}"})
+    assert read_only.status_code == 403 and read_only.json()["code"] == "scope"
+    r = api.post(f"/messages/{mid}/cancel", {})
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    assert Message.objects.get(pk=mid).state == State.CANCELLED
+    again = api.post(f"/messages/{mid}/cancel", {})
+    assert again.status_code == 409 and again.json()["code"] == "not_cancellable"
+    sent = api.post("/messages", {"to": "91234567", "text": "now"}).json()["id"]
+    Message.objects.filter(pk=sent).update(state=State.SUBMITTED)  # the gateway has it
+    assert api.post(f"/messages/{sent}/cancel", {}).status_code == 409
+    assert Message.objects.get(pk=sent).state == State.SUBMITTED
+    from ropsms.ops.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="api.message.cancel")
+    assert entry.target == f"message:{mid}" and "91234567" not in str(entry.detail)
+
+
 @pytest.mark.parametrize(("body", "status", "field", "code"), [
     ({"to": "9123", "text": "hi"}, 422, "to", "invalid_number"),
     ({"to": "91234567", "text": "   "}, 422, "text", "empty_text"),
