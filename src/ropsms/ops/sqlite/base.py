@@ -59,6 +59,13 @@ class WriteLock:
         self.release()
         os.close(self._fd)
 
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
 
 class Checkpointer:
     """One per database file and process: PASSIVE checkpoints on its own connection."""
@@ -98,11 +105,8 @@ class Checkpointer:
                 # the next writer starts it again from the top: it stays small instead of growing
                 # (and slowing every read) for as long as writers never pause.
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                self._lock.acquire()
-                try:
+                with self._lock:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                finally:
-                    self._lock.release()
             except sqlite3.Error as exc:
                 log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
                 if conn is not None:
@@ -117,24 +121,20 @@ class LockingCursor(sqlite_base.SQLiteCursorWrapper):
     write_lock: WriteLock | None = None
 
     def execute(self, query, params=None):
-        lock = self.write_lock
-        if lock is None or lock.held or self.connection.in_transaction or _is_read(query):
-            return super().execute(query, params)
-        lock.acquire()
-        try:
-            return super().execute(query, params)
-        finally:
-            lock.release()
+        if self._must_lock() and not _is_read(query):
+            with self.write_lock:  # type: ignore[union-attr]
+                return super().execute(query, params)
+        return super().execute(query, params)
 
     def executemany(self, query, param_list):
+        if self._must_lock():
+            with self.write_lock:  # type: ignore[union-attr]
+                return super().executemany(query, param_list)
+        return super().executemany(query, param_list)
+
+    def _must_lock(self) -> bool:
         lock = self.write_lock
-        if lock is None or lock.held or self.connection.in_transaction:
-            return super().executemany(query, param_list)
-        lock.acquire()
-        try:
-            return super().executemany(query, param_list)
-        finally:
-            lock.release()
+        return lock is not None and not lock.held and not self.connection.in_transaction
 
 
 def _is_read(query: str) -> bool:
