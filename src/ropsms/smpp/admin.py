@@ -13,7 +13,8 @@ class BindForm(forms.ModelForm):
 
     class Meta:
         model = Bind
-        fields = ["operator", "name", "enabled", "order", "host", "port", "tls", "system_id", "password",
+        fields = ["operator", "name", "enabled", "order", "host", "port", "tls", "tls_ca_file", "tls_cert_file",
+                  "tls_key_file", "tls_server_name", "system_id", "password",
                   "system_type", "mode", "address_range", "source_addresses", "tps", "window",
                   "enquire_link_seconds", "response_timeout_seconds", "reconnect_min_seconds",
                   "reconnect_max_seconds"]

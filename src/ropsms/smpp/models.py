@@ -9,6 +9,7 @@ correlation), `PendingReceipt` (a receipt that arrived before we knew its id) an
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +47,19 @@ class Bind(models.Model):
     host = models.CharField(_("host"), max_length=255)
     port = models.PositiveIntegerField(_("port"), default=2775, validators=[MaxValueValidator(65535)])
     tls = models.BooleanField(_("TLS"), default=False)
+    # TLS settings (used only when `tls` is on). Certificate and hostname checks are always on.
+    tls_ca_file = models.CharField(
+        _("TLS CA file"), max_length=500, blank=True,
+        help_text=_("PEM file of the CA(s) that signed the SMSC's certificate; empty = the system's CAs"))
+    tls_cert_file = models.CharField(
+        _("TLS client certificate"), max_length=500, blank=True,
+        help_text=_("PEM client certificate for mutual TLS (with its key file); empty = none"))
+    tls_key_file = models.CharField(
+        _("TLS client key"), max_length=500, blank=True,
+        help_text=_("PEM private key of the client certificate (unencrypted)"))
+    tls_server_name = models.CharField(
+        _("TLS server name"), max_length=255, blank=True,
+        help_text=_("name to verify in the SMSC's certificate when host is an IP address; empty = host"))
     system_id = models.CharField(_("system_id"), max_length=16)
     # Stored as given: the gateway must present it to the SMSC, so it cannot be hashed. Never logged.
     password = models.CharField(_("password"), max_length=9, blank=True)
@@ -71,6 +85,17 @@ class Bind(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_mode_display()} {self.system_id}@{self.host}:{self.port})"
+
+    def clean(self) -> None:
+        super().clean()
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            missing = "tls_key_file" if self.tls_cert_file else "tls_cert_file"
+            raise ValidationError({missing: _("a client certificate needs both tls_cert_file and tls_key_file "
+                                              "(or neither)")})
+        given = [f for f in ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name") if getattr(self, f)]
+        if given and not self.tls:
+            raise ValidationError({"tls": _("%(fields)s set but TLS is off: turn TLS on or clear them")
+                                   % {"fields": ", ".join(given)}})
 
     @property
     def can_transmit(self) -> bool:

@@ -9,6 +9,9 @@ from the environment (`password_env: OMANTEL_SMPP_PASSWORD`) so the file holds n
         binds:
           - {name: omantel-1, host: smsc.omantel.example, port: 2775, system_id: rop,
              password_env: OMANTEL_SMPP_PASSWORD, mode: trx, tps: 200, window: 64}
+          - {name: omantel-tls, host: 10.20.0.5, port: 3775, system_id: rop, password_env: OMANTEL_SMPP_PASSWORD,
+             tls: true, tls_ca_file: /etc/ropsms/omantel-ca.pem, tls_server_name: smsc.omantel.example,
+             tls_cert_file: /etc/ropsms/rop-client.pem, tls_key_file: /etc/ropsms/rop-client.key}
         routes:
           - {prefix: "9689", priority: 0}
     ported:
@@ -26,7 +29,8 @@ from django.db import transaction
 
 from ropsms.smpp.models import Bind, Operator, PortedNumber, Route
 
-BIND_FIELDS = {"host", "port", "tls", "system_id", "password", "system_type", "mode", "address_range",
+BIND_FIELDS = {"host", "port", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
+               "system_id", "password", "system_type", "mode", "address_range",
                "source_addresses", "tps", "window", "enquire_link_seconds", "response_timeout_seconds",
                "reconnect_min_seconds", "reconnect_max_seconds", "order", "enabled"}
 
@@ -70,6 +74,11 @@ def _bind_values(spec: dict[str, Any], where: str) -> dict[str, Any]:
     if unknown:
         raise OperatorFileError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; "
                                 f"known: {', '.join(sorted(BIND_FIELDS | {'name', 'password_env'}))}")
+    if bool(spec.get("tls_cert_file")) != bool(spec.get("tls_key_file")):
+        given, missing = (("tls_cert_file", "tls_key_file") if spec.get("tls_cert_file")
+                          else ("tls_key_file", "tls_cert_file"))
+        raise OperatorFileError(f"{where}: {given} without {missing}; a client certificate for mutual TLS "
+                                "needs both (or neither)")
     spec.pop("name", None)
     return spec
 

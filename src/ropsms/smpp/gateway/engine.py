@@ -115,6 +115,10 @@ class BindConfig:
     response_timeout: float
     backoff_min: float
     backoff_max: float
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_server_name: str = ""
 
     @classmethod
     def from_model(cls, b: Any) -> BindConfig:
@@ -122,7 +126,8 @@ class BindConfig:
                    b.system_type, b.address_range,
                    tuple(s.strip() for s in b.source_addresses.split(",") if s.strip()), b.tps, b.window,
                    float(b.enquire_link_seconds), float(b.response_timeout_seconds),
-                   b.reconnect_min_seconds, b.reconnect_max_seconds)
+                   b.reconnect_min_seconds, b.reconnect_max_seconds, b.tls_ca_file, b.tls_cert_file,
+                   b.tls_key_file, b.tls_server_name)
 
 
 def load_binds(names: list[str] | None = None) -> list[BindConfig]:
@@ -300,7 +305,9 @@ class BindRunner:
         self.links = [Link(name=cfg.name, mode=m, host=cfg.host, port=cfg.port, tls=cfg.tls,
                            make_session=self._session, on_event=self._on_event, on_down=self._on_down,
                            on_reconnect=self._on_reconnect, backoff_min=cfg.backoff_min,
-                           backoff_max=cfg.backoff_max, connect_timeout=cfg.response_timeout) for m in modes]
+                           backoff_max=cfg.backoff_max, connect_timeout=cfg.response_timeout,
+                           tls_ca_file=cfg.tls_ca_file, tls_cert_file=cfg.tls_cert_file,
+                           tls_key_file=cfg.tls_key_file, tls_server_name=cfg.tls_server_name) for m in modes]
         self.tx = next((link for link in self.links if link.mode in ("trx", "tx")), None)
         self._sender: asyncio.Task | None = None
         self.stopping = False

@@ -3,6 +3,11 @@
 It reads bytes, feeds the decoder and the session, writes what the session answers and passes
 the session's events to its owner (`BindRunner`). Reconnects use exponential backoff with jitter;
 a broken stream (impossible length) closes the link, an unreadable PDU only earns a generic_nack.
+
+TLS: `tls_context()` builds the client context from the bind's own files (a private CA bundle, a
+client certificate for mutual TLS). It is rebuilt on every connection attempt, so a renewed
+certificate is picked up at the next reconnect, and a missing file is a logged, retried link
+failure (with back-off) rather than a crash: the outbox keeps the messages meanwhile.
 """
 
 from __future__ import annotations
@@ -25,14 +30,60 @@ log = logging.getLogger("ropsms.smpp.gateway")
 TICK = 0.25
 
 
+class TlsSetupError(OSError):
+    """The bind's TLS files cannot be used; the message names the setting and the file."""
+
+
+def _readable(setting: str, path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise TlsSetupError(f"{setting} {path!r} cannot be read: {exc.strerror or exc}") from None
+    return path
+
+
+def _no_password() -> bytes:
+    raise TlsSetupError("the key file is encrypted; give an unencrypted key (readable only by the gateway user)")
+
+
+def tls_context(*, ca_file: str = "", cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
+    """A client context that always verifies the SMSC's certificate and host name.
+
+    `ca_file` empty trusts the system's CAs; given, only that PEM bundle (an operator's private CA).
+    `cert_file` + `key_file` present a client certificate (mutual TLS).
+    """
+    cafile = _readable("tls_ca_file", ca_file) if ca_file else None
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except ssl.SSLError as exc:
+        raise TlsSetupError(f"tls_ca_file {ca_file!r} holds no usable PEM CA certificate: {exc}") from None
+    if cert_file or key_file:
+        if not (cert_file and key_file):
+            raise TlsSetupError("tls_cert_file and tls_key_file go together (both or neither)")
+        _readable("tls_cert_file", cert_file)
+        _readable("tls_key_file", key_file)
+        try:
+            context.load_cert_chain(cert_file, key_file, password=_no_password)
+        except ssl.SSLError as exc:
+            raise TlsSetupError(f"tls_cert_file {cert_file!r} / tls_key_file {key_file!r} are not a matching "
+                                f"PEM certificate and key: {exc}") from None
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 class Link:
     """One connection of a bind (a transceiver, or one half of a transmitter/receiver pair)."""
 
     def __init__(self, *, name: str, mode: str, host: str, port: int, tls: bool,
                  make_session: Callable[[str], Session], on_event: Callable[[Link, Any], None],
                  on_down: Callable[[Link, list], None], on_reconnect: Callable[[Link], None],
-                 backoff_min: float, backoff_max: float, connect_timeout: float) -> None:
+                 backoff_min: float, backoff_max: float, connect_timeout: float, tls_ca_file: str = "",
+                 tls_cert_file: str = "", tls_key_file: str = "", tls_server_name: str = "") -> None:
         self.name, self.mode, self.host, self.port, self.tls = name, mode, host, port, tls
+        self.tls_files = {"ca_file": tls_ca_file, "cert_file": tls_cert_file, "key_file": tls_key_file}
+        self.tls_server_name = tls_server_name
         self._make_session, self._on_event, self._on_down = make_session, on_event, on_down
         self._on_reconnect = on_reconnect
         self.backoff_min, self.backoff_max = max(0.05, backoff_min), max(backoff_min, backoff_max)
@@ -106,6 +157,13 @@ class Link:
                 raise
             except PduStreamError as exc:
                 reason = f"unframeable stream: {exc}"
+            except TlsSetupError as exc:
+                reason = f"TLS setup failed: {exc}"
+                log.error("bind %s/%s: TLS setup failed: %s", self.name, self.mode, exc)
+            except ssl.SSLCertVerificationError as exc:
+                reason = (f"the SMSC's TLS certificate was not accepted ({exc.verify_message}); "
+                          "check tls_ca_file and tls_server_name")
+                log.error("bind %s/%s: %s", self.name, self.mode, reason)
             except (OSError, EOFError, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # a bug must not end the reconnect loop
@@ -134,9 +192,11 @@ class Link:
 
     async def _serve(self) -> bool:
         """One connection's life. Returns whether it got bound."""
-        context = ssl.create_default_context() if self.tls else None
+        tls: dict[str, Any] = {}
+        if self.tls:
+            tls = {"ssl": tls_context(**self.tls_files), "server_hostname": self.tls_server_name or self.host}
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, ssl=context), self.connect_timeout)
+            asyncio.open_connection(self.host, self.port, **tls), self.connect_timeout)
         self.connects += 1
         session = self._make_session(self.mode)
         self.session, self._writer = session, writer
@@ -148,7 +208,11 @@ class Link:
             while True:
                 data = await reader.read(65536)
                 if not data:
-                    raise EOFError("connection closed by the SMSC")
+                    hint = ""
+                    if self.tls and not bound:
+                        hint = (" before bind_resp (over TLS: if the SMSC requires a client certificate, "
+                                "set tls_cert_file and tls_key_file)")
+                    raise EOFError(f"connection closed by the SMSC{hint}")
                 now = time.monotonic()
                 out: list[Pdu] = []
                 for item in decoder.feed(data):

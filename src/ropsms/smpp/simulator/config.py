@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,11 @@ class SimConfig:
     enquire_link_interval: float = 30.0  # the simulator's own enquire_link; 0 = never
     inbox_limit: int = 500  # messages kept per phone
     seed: int | None = None
+    # TLS (like an operator's SMPP-over-TLS port): PEM server certificate + key; with a client CA
+    # bundle, clients must also present a certificate it signed (mutual TLS). Empty = plain TCP.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
     # --- faults and behaviour (changeable at run time) ---
     receipt_delay: float = 0.5  # seconds; 0 = instant receipts (benchmarks)
     outcomes: dict[str, float] = field(default_factory=lambda: {"delivered": 1.0})
@@ -115,6 +121,11 @@ class SimConfig:
             raise ConfigError("receipt_delay and throttle_tps cannot be negative")
         if not self.accounts:
             raise ConfigError("the simulator needs at least one account (system_id: password)")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("TLS needs both tls_cert_file and tls_key_file (--tls-cert and --tls-key)")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ConfigError("tls_client_ca_file (--tls-client-ca) needs a server certificate too "
+                              "(--tls-cert and --tls-key)")
 
     def update(self, changes: dict[str, Any], *, runtime_only: bool = True) -> None:
         """Apply changes (from YAML, the CLI or POST /api/faults); reject unknown names."""
@@ -131,6 +142,29 @@ class SimConfig:
             for key, value in old.items():
                 setattr(self, key, value)
             raise
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file)
+
+    def server_tls_context(self) -> ssl.SSLContext | None:
+        """The listening socket's TLS context, or None for plain TCP. Raises ConfigError naming the file."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load the TLS certificate {self.tls_cert_file} / key {self.tls_key_file}: "
+                              f"{exc.strerror or exc}") from None
+        if self.tls_client_ca_file:
+            try:
+                context.load_verify_locations(cafile=self.tls_client_ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"cannot load the TLS client CA {self.tls_client_ca_file}: "
+                                  f"{exc.strerror or exc}") from None
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
     def runtime_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.RUNTIME}

@@ -313,7 +313,7 @@ class Simulator:
         self.loop = asyncio.get_running_loop()
         cfg = self.config
         self._server = await self.loop.create_server(lambda: Session(self), cfg.host, cfg.port,
-                                                     reuse_address=True)
+                                                     reuse_address=True, ssl=cfg.server_tls_context())
         self.port = self._server.sockets[0].getsockname()[1]
         self.web_port = None
         if cfg.web_port is not None:
@@ -322,7 +322,9 @@ class Simulator:
             self._web = WebServer(self)
             self.web_port = await self._web.start(cfg.host, cfg.web_port)
         self.started_at = time.time()
-        log.info("SMSC simulator listening on %s:%s (web %s)", cfg.host, self.port, self.web_port)
+        log.info("SMSC simulator listening on %s:%s%s (web %s)", cfg.host, self.port,
+                 (" over TLS" + (", client certificates required" if cfg.tls_client_ca_file else ""))
+                 if cfg.tls else "", self.web_port)
 
     async def stop(self) -> None:
         if self._web is not None:

@@ -41,6 +41,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-receipt-tlvs", action="store_true", help="receipt text only, no TLVs")
         parser.add_argument("--enquire-link", type=float, help="seconds between the simulator's enquire_link")
         parser.add_argument("--seed", type=int, help="random seed for outcomes and drops")
+        parser.add_argument("--tls-cert", metavar="PEM", help="serve SMPP over TLS with this server certificate "
+                                                              "(chain first, PEM); needs --tls-key")
+        parser.add_argument("--tls-key", metavar="PEM", help="the server certificate's private key (PEM)")
+        parser.add_argument("--tls-client-ca", metavar="PEM",
+                            help="require client certificates signed by this CA bundle (mutual TLS)")
 
     def handle(self, *args, **opts):
         r = settings.ROPSMS
@@ -66,7 +71,8 @@ class Command(BaseCommand):
                   "receipt_id_format": "receipt_id_format", "receipt_delay": "receipt_delay",
                   "throttle": "throttle_tps", "drop_probability": "drop_probability",
                   "receipt_before_resp": "receipt_before_resp", "enquire_link": "enquire_link_interval",
-                  "seed": "seed"}
+                  "seed": "seed", "tls_cert": "tls_cert_file", "tls_key": "tls_key_file",
+                  "tls_client_ca": "tls_client_ca_file"}
         for opt, name in simple.items():
             if opts.get(opt) is not None:
                 out[name] = opts[opt]
@@ -85,6 +91,8 @@ class Command(BaseCommand):
         sim = Simulator(config)
         try:
             await sim.start()
+        except ConfigError as exc:
+            raise CommandError(f"simulator settings: {exc}") from None
         except OSError as exc:
             raise CommandError(f"cannot listen on {config.host}:{config.port}/{config.web_port}: {exc.strerror}. "
                                "Is another simulator running? Use --port / --web-port.") from None
@@ -93,7 +101,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         self.stdout.write(
-            f"SMSC simulator: SMPP on {config.host}:{sim.port}, virtual phones on "
+            f"SMSC simulator: SMPP{' over TLS' if config.tls else ''} on {config.host}:{sim.port}, virtual phones on "
             f"http://{config.host}:{sim.web_port}/ ; accounts: {', '.join(sorted(config.accounts))}; "
             f"receipts after {config.receipt_delay}s"
         )
