@@ -19,6 +19,7 @@ scratch PostgreSQL database with `--pg`, with the demo registry loaded; rate lim
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
@@ -146,6 +147,7 @@ def run_smpp(rate: int, seconds: int) -> None:
             await sim.wait_until(lambda: _mt_count(sim) >= 100, 30)
             sim.phones.clear()
             sent = []
+            cpu_before = _cpu(gateway.pid)
             start = time.perf_counter()
             for i, (sender, text) in enumerate(mos[100:]):
                 delay = start + i / rate - time.perf_counter()
@@ -156,11 +158,15 @@ def run_smpp(rate: int, seconds: int) -> None:
             offered_for = time.perf_counter() - start
             await sim.wait_until(lambda: _mt_count(sim) >= len(sent), timeout=60)
             elapsed = time.perf_counter() - start
+            cpu_after = _cpu(gateway.pid)
             pairs = _pair(sim)
             print(f"offered {len(sent)} MOs in {offered_for:.1f}s ({len(sent) / offered_for:.0f}/s)")
             report("smpp (deliver_sm out of the SMSC -> reply submit_sm into the SMSC)", [lat for _, lat in pairs],
                    len(sent), elapsed)
             _worst_seconds(pairs)
+            per_mo = {k: (cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0)) / max(1, len(sent)) * 1000 for k in cpu_after}
+            print("  CPU per MO: " + ", ".join(f"{k} {v:.2f} ms" for k, v in per_mo.items())
+                  + f" (machine: {os.cpu_count()} cores)")
             await asyncio.to_thread(_breakdown, _mo_times(sim))
         finally:
             gateway.terminate()
@@ -206,6 +212,19 @@ def _worst_seconds(pairs: list[tuple[float, float]], show: int = 3) -> None:
         by_second.setdefault(int(at - start), []).append(latency)
     worst = sorted(by_second.items(), key=lambda kv: -max(kv[1]))[:show]
     print("  slowest seconds: " + ", ".join(f"s{sec} max {max(lats):.0f} ms" for sec, lats in worst))
+
+
+def _cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of the gateway process and of its MO workers (its children), and of this process."""
+    import psutil
+
+    gateway = psutil.Process(pid)
+    times = {"gateway": sum(gateway.cpu_times()[:2]), "MO workers": 0.0}
+    for child in gateway.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times["MO workers"] += sum(child.cpu_times()[:2])
+    times["simulator + bench"] = sum(psutil.Process().cpu_times()[:2])
+    return times
 
 
 def _mo_times(sim) -> dict[str, list[float]]:
