@@ -8,7 +8,14 @@ them over, and used through the same settings as in production (Bind.tls_* and t
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,10 +24,12 @@ from django.core.exceptions import ValidationError
 
 from ropsms.messaging.models import Message
 from ropsms.messaging.services import send
+from ropsms.ops.testing import free_port
 from ropsms.smpp.admin import BindForm
 from ropsms.smpp.models import Bind, Operator
 from ropsms.smpp.operators import OperatorFileError, load
 from ropsms.smpp.simulator import ConfigError, SimConfig
+from ropsms.smpp.simulator.testing import TestEsme
 from ropsms.smpp.tests.gateway_helpers import (
     all_final,
     make_operator,
@@ -68,6 +77,7 @@ def tls_sessions(sim) -> int:
     return sum(1 for s in sim.sessions if s.transport.get_extra_info("ssl_object") is not None and s.mode)
 
 
+@pytest.mark.slow
 def test_gateway_binds_over_tls_with_the_operators_ca_and_the_receipt_comes_back(pki):
     async def main():
         sim = tls_simulator(pki)
@@ -90,6 +100,7 @@ def test_gateway_binds_over_tls_with_the_operators_ca_and_the_receipt_comes_back
     assert seen["tls_sessions"] == 1  # the bound session really is a TLS connection
 
 
+@pytest.mark.slow
 def test_plain_tcp_client_cannot_bind_to_a_tls_port(pki):
     async def main():
         sim = tls_simulator(pki)
@@ -110,6 +121,7 @@ def test_plain_tcp_client_cannot_bind_to_a_tls_port(pki):
     assert gw.runners["omantel"].links[0].connects >= 2  # it kept retrying
 
 
+@pytest.mark.slow
 def test_mutual_tls_without_client_certificate_never_binds_with_one_it_does(pki, caplog):
     caplog.set_level(logging.WARNING, logger="ropsms.smpp.gateway")
 
@@ -149,6 +161,7 @@ def test_mutual_tls_without_client_certificate_never_binds_with_one_it_does(pki,
     assert [e.text for e in sim.inbox("92345678")] == ["mutual"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["stranger_ca", "wrong_name"])
 def test_untrusted_server_certificate_no_bind_clear_log_message_stays_queued(pki, caplog, case):
     caplog.set_level(logging.WARNING, logger="ropsms.smpp.gateway")
@@ -178,6 +191,7 @@ def test_untrusted_server_certificate_no_bind_clear_log_message_stays_queued(pki
     assert sim.inbox("91234567") == []
 
 
+@pytest.mark.slow
 def test_missing_ca_file_is_logged_retried_and_picked_up_once_it_appears(pki, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="ropsms.smpp.gateway")
     ca_path = tmp_path / "later" / "omantel-ca.pem"
@@ -259,3 +273,69 @@ def test_simulator_tls_settings_are_checked():
     with pytest.raises(ConfigError, match=r"cannot load the TLS certificate /nonexistent/cert\.pem"):
         SimConfig(port=0, web_port=None, tls_cert_file="/nonexistent/cert.pem",
                   tls_key_file="/nonexistent/key.pem").server_tls_context()
+
+
+# --- `ropsms smsc-sim --tls-*` as a real process -----------------------------------------------------
+def _sim_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ropsms.cli", "smsc-sim", *args]
+
+
+def _child_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ, ROPSMS_VAR_DIR=str(tmp_path), PYTHONIOENCODING="utf-8",
+               DJANGO_SETTINGS_MODULE="ropsms.settings")
+    env.pop("ROPSMS_SIM_CONFIG", None)
+    return env
+
+
+@pytest.mark.slow
+def test_smsc_sim_command_serves_mutual_tls(pki, tmp_path):
+    port, web_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        _sim_command("--port", str(port), "--web-port", str(web_port), "--tls-cert", pki["server_cert"],
+                     "--tls-key", pki["server_key"], "--tls-client-ca", pki["ca"]),
+        env=_child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/health", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail(f"smsc-sim did not start: {proc.stdout.read()}")
+                time.sleep(0.1)
+
+        async def bind(client_cert: bool) -> int:
+            context = ssl.create_default_context(cafile=pki["ca"])
+            if client_cert:
+                context.load_cert_chain(pki["client_cert"], pki["client_key"])
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=context), 5)
+            esme = TestEsme(reader, writer)
+            try:
+                return (await esme.bind()).status
+            finally:
+                await esme.close()
+
+        assert asyncio.run(bind(client_cert=True)) == 0
+        with pytest.raises((ConnectionError, ssl.SSLError, TimeoutError)):
+            asyncio.run(bind(client_cert=False))
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert f"SMPP over TLS on 127.0.0.1:{port}" in out
+
+
+@pytest.mark.slow
+def test_smsc_sim_command_rejects_half_tls_settings(pki, tmp_path):
+    done = subprocess.run(_sim_command("--port", "0", "--web-port", "0", "--tls-cert", pki["server_cert"]),
+                          env=_child_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "TLS needs both tls_cert_file and tls_key_file" in done.stderr
+    done = subprocess.run(_sim_command("--port", "0", "--web-port", "0", "--tls-cert", "/nonexistent/server.pem",
+                                       "--tls-key", pki["server_key"]),
+                          env=_child_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "cannot load the TLS certificate /nonexistent/server.pem" in done.stderr
