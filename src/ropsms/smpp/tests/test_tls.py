@@ -339,3 +339,28 @@ def test_smsc_sim_command_rejects_half_tls_settings(pki, tmp_path):
                                        "--tls-key", pki["server_key"]),
                           env=_child_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "cannot load the TLS certificate /nonexistent/server.pem" in done.stderr
+
+
+def test_tls_context_errors_name_the_setting_and_the_file(pki, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    from ropsms.smpp.gateway.link import TlsSetupError, tls_context
+
+    missing = str(tmp_path / "nope.pem")
+    with pytest.raises(TlsSetupError, match=r"tls_ca_file '.*nope\.pem' cannot be read: No such file"):
+        tls_context(ca_file=missing)
+    with pytest.raises(TlsSetupError, match=r"tls_key_file '.*nope\.pem' cannot be read"):
+        tls_context(ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=missing)
+    with pytest.raises(TlsSetupError, match=r"tls_ca_file .* holds no usable PEM CA certificate"):
+        tls_context(ca_file=pki["client_key"])
+    with pytest.raises(TlsSetupError, match="are not a matching PEM certificate and key"):
+        tls_context(cert_file=pki["client_cert"], key_file=pki["server_key"])
+    key = serialization.load_pem_private_key(Path(pki["client_key"]).read_bytes(), None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"pw")))
+    with pytest.raises(TlsSetupError, match="the key file is encrypted"):  # never a password prompt
+        tls_context(cert_file=pki["client_cert"], key_file=str(encrypted))
+    context = tls_context(ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_key"])
+    assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+    assert tls_context().cert_store_stats()["x509_ca"] >= 0  # empty ca_file: the system's CAs
