@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from ropsms.smpp.models import Bind, BindLease, GatewayStatus, Operator, PortedNumber, Route
 
@@ -71,5 +72,12 @@ class BindLeaseAdmin(admin.ModelAdmin):
 
 @admin.register(GatewayStatus)
 class GatewayStatusAdmin(admin.ModelAdmin):
-    list_display = ["node", "bind", "connected", "updated_at"]
-    readonly_fields = ["node", "bind", "connected", "updated_at", "counters"]
+    list_display = ["node", "bind", "connected", "updated_at", "last_error"]
+    readonly_fields = ["node", "bind", "connected", "updated_at", "last_error", "counters"]
+
+    @admin.display(description=_("last link error"))
+    def last_error(self, obj: GatewayStatus) -> str:
+        counters = obj.counters or {}
+        if not counters.get("last_error_at"):
+            return ""
+        return f"{counters.get('last_error', '')} ({counters['last_error_at']})"

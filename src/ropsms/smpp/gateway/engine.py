@@ -505,6 +505,10 @@ class BindRunner:
         data.update(queued=self.queue.qsize(), in_flight=self.in_flight, tps=self.cfg.tps,
                     rate_now=round(self.bucket.current_rate, 1), up=self.up,
                     links={link.mode: link.bound for link in self.links})
+        errors = [link for link in self.links if link.last_error_at is not None]
+        if errors:  # the latest reason a link of this bind went down: TLS, credentials, network...
+            last = max(errors, key=lambda link: link.last_error_at)
+            data.update(last_error=f"{last.mode}: {last.last_error}", last_error_at=last.last_error_at.isoformat())
         return data
 
 

@@ -19,6 +19,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from ropsms.smpp.gateway.session import Closed, Session
@@ -94,6 +95,8 @@ class Link:
         self._stopping = False
         self._served = asyncio.Event()
         self.connects = 0
+        self.last_error = ""  # why the link last went down (shown with the bind's status, in the admin)
+        self.last_error_at: datetime | None = None
         self._out: list[bytes] = []
 
     @property
@@ -172,6 +175,7 @@ class Link:
             self._lost(reason)
             if self._stopping:
                 break
+            self.last_error, self.last_error_at = reason[:300], datetime.now(UTC)
             if was_bound:
                 backoff = self.backoff_min
             delay = backoff * random.uniform(0.5, 1.0)

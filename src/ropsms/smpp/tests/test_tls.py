@@ -177,12 +177,15 @@ def test_untrusted_server_certificate_no_bind_clear_log_message_stays_queued(pki
 
         async def body(gw):
             result["up"] = await wait_bound(gw, timeout=NEVER_UP)
+            result["status"] = gw.runners["omantel"].status()
         await with_gateway(body)
         await sim.stop()
         return sim, msg, result
 
     sim, msg, result = run(main)
     assert result["up"] is False and not sim.bound_sessions()
+    # The reason is on the bind's status too (GatewayStatus, shown in the admin), not only in the log.
+    assert result["status"]["last_error"].startswith("trx: the SMSC's TLS certificate was not accepted")
     msg.refresh_from_db()
     assert msg.state == "queued" and not msg.error_code and not msg.route  # not failed, not lost
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
