@@ -27,13 +27,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, tries: int = 300) -> None:
-    """Wait (up to tries x 0.1 s) until `url` answers at all."""
+def wait_http(url: str, tries: int = 300, proc: subprocess.Popen | None = None) -> bytes:
+    """Wait (up to tries x 0.1 s) until `url` answers at all; return the body. With `proc` (the
+    server's process, output piped as text), stop at once if it exited, with what it printed."""
     for _ in range(tries):
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (our own local server)
-            return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (ours)
+            return response.read()
+        if proc is not None and proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"the server for {url} exited ({proc.returncode}): {output}")
         time.sleep(0.1)
+    if proc is not None:
+        proc.kill()
     raise RuntimeError(f"{url} did not answer")
 
 

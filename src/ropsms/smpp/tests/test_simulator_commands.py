@@ -7,13 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from ropsms.ops.testing import free_port
+from ropsms.ops.testing import free_port, wait_http
 from ropsms.smpp.pdu import Pdu, decode_short_message
 from ropsms.smpp.simulator.testing import TestEsme
 
@@ -43,17 +41,8 @@ def sim_process(tmp_path):
                "--rule", "0000=undeliverable"),
         env=child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/health", timeout=1) as r:
-                assert json.loads(r.read())["smpp_port"] == port
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"smsc-sim did not start: {proc.stdout.read()}")
-            time.sleep(0.1)
+    health = json.loads(wait_http(f"http://127.0.0.1:{web_port}/api/health", proc=proc))
+    assert health["smpp_port"] == port
     yield port, web_port, tmp_path
     proc.terminate()
     try:

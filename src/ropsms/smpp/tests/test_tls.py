@@ -14,8 +14,6 @@ import os
 import ssl
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from django.core.exceptions import ValidationError
 
 from ropsms.messaging.models import Message
 from ropsms.messaging.services import send
-from ropsms.ops.testing import free_port
+from ropsms.ops.testing import free_port, wait_http
 from ropsms.smpp.admin import BindForm
 from ropsms.smpp.models import Bind, Operator
 from ropsms.smpp.operators import OperatorFileError, load
@@ -298,16 +296,7 @@ def test_smsc_sim_command_serves_mutual_tls(pki, tmp_path):
                      "--tls-key", pki["server_key"], "--tls-client-ca", pki["ca"]),
         env=_child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/health", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    pytest.fail(f"smsc-sim did not start: {proc.stdout.read()}")
-                time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{web_port}/api/health", proc=proc)
 
         async def bind(client_cert: bool) -> int:
             context = ssl.create_default_context(cafile=pki["ca"])
