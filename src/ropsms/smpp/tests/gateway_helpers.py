@@ -68,6 +68,17 @@ async def with_gateway(body: Callable[[Gateway], Awaitable[Any]], **config: Any)
     return gateway
 
 
+async def until_all_final(sim: Simulator, timeout: float = 15.0, **config: Any) -> Gateway:
+    """Run a gateway until every message is final (asserted), then stop the simulator."""
+
+    async def body(gw: Gateway) -> None:
+        assert await wait_until(all_final(), timeout=timeout), "not every message reached a final state"
+
+    gateway = await with_gateway(body, **config)
+    await sim.stop()
+    return gateway
+
+
 async def wait_bound(gateway: Gateway, count: int = 1, timeout: float = 10.0) -> bool:
     return await wait_until(lambda: sum(1 for r in gateway.runners.values() if r.up) >= count, timeout)
 

@@ -15,6 +15,7 @@ from ropsms.smpp.tests.gateway_helpers import (
     make_operator,
     run,
     simulator,
+    until_all_final,
     wait_bound,
     wait_until,
     with_gateway,
@@ -47,10 +48,7 @@ def test_send_submit_receipt_final_states():
         old = send(to="91234568", text="too late", producer="test")
         Message.objects.filter(pk=old.pk).update(valid_until=old.created_at)
 
-        async def body(gw):
-            assert await wait_until(all_final())
-        gw = await with_gateway(body)
-        await sim.stop()
+        gw = await until_all_final(sim)
         return sim, gw, ok, bad, old
 
     sim, gw, ok, bad, old = run(main)
@@ -98,10 +96,7 @@ def test_throttling_slows_down_and_loses_nothing():
         make_operator("Simulator", sim.port, tps=1000, window=16)
         send_many(recipients=numbers(120), text="bulk notice", producer="test")
 
-        async def body(gw):
-            assert await wait_until(all_final(), timeout=30)
-        gw = await with_gateway(body)
-        await sim.stop()
+        gw = await until_all_final(sim, timeout=30)
         return sim, gw
 
     sim, gw = run(main)
@@ -119,10 +114,7 @@ def test_link_dropped_mid_window_reconnects_and_loses_nothing():
         make_operator("Simulator", sim.port, window=32, tps=5000)
         send_many(recipients=numbers(200), text="drop test", producer="test")
 
-        async def body(gw):
-            assert await wait_until(all_final(), timeout=30)
-        gw = await with_gateway(body)
-        await sim.stop()
+        gw = await until_all_final(sim, timeout=30)
         return sim, gw
 
     sim, gw = run(main)
@@ -144,10 +136,7 @@ def test_receipt_before_submit_resp_and_odd_id_formats(id_format, receipt_id_for
         send_many(recipients=numbers(30), text="early receipt", producer="test")
         send(to="93000000", text="undeliverable one", producer="test")
 
-        async def body(gw):
-            assert await wait_until(all_final())
-        gw = await with_gateway(body)
-        await sim.stop()
+        gw = await until_all_final(sim)
         return gw
 
     gw = run(main)
