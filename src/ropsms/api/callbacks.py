@@ -183,17 +183,17 @@ def _attempt(http: httpx.Client, cb: Callback) -> int:
     cb.attempts += 1
     status, error = None, ""
     try:
+        # To the address that was checked, the name kept for Host and TLS (see api/destinations.py).
+        target = destinations.pin(expand_kannel_url(cb.url, cb.message) if cb.kind == "kannel" else cb.url)
+        headers, tls = {"Host": target.host_header}, {"sni_hostname": target.server_name}
         if cb.kind == "kannel":
-            target = destinations.pin(expand_kannel_url(cb.url, cb.message))
-            resp = http.get(target.url, headers={"Host": target.host_header},
-                            extensions={"sni_hostname": target.server_name})
+            resp = http.get(target.url, headers=headers, extensions=tls)
         else:
-            target = destinations.pin(cb.url)
             body = json.dumps(payload(cb.message), separators=(",", ":"), ensure_ascii=False).encode()
             ts = str(int(time.time()))
             secret = cb.client.webhook_secret if cb.client else ""
-            resp = http.post(target.url, content=body, extensions={"sni_hostname": target.server_name}, headers={
-                "Host": target.host_header, "Content-Type": "application/json", "X-Ropsms-Timestamp": ts,
+            resp = http.post(target.url, content=body, extensions=tls, headers={
+                **headers, "Content-Type": "application/json", "X-Ropsms-Timestamp": ts,
                 "X-Ropsms-Signature": sign(secret, ts, body), "X-Ropsms-Delivery": str(cb.pk)})
         status = resp.status_code
         if 200 <= status < 300:

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -117,10 +118,11 @@ def _record(mo: InboundMessage, msisdn: str, outcome: Outcome, reply: Message | 
 
 def _dispatch(mo: InboundMessage, msisdn: str, now: datetime) -> Outcome:
     language = _guess_language(mo.text)
-    limited, stamp = _limits(msisdn, now, language)
+    counts = _counts(msisdn, now)
+    limited = _limits(msisdn, now, language, counts)
     if limited is not None:
         return limited
-    parsed = parse(mo.text, stamp=stamp)
+    parsed = parse(mo.text, stamp=counts.stamp)
     language = parsed.language
     if parsed.problem:
         return _problem(parsed)
@@ -146,20 +148,28 @@ _LIMITS_SQL = (
 )
 
 
-def _limits(msisdn: str, now: datetime, language: str) -> tuple[Outcome | None, tuple]:
-    """Blocked numbers and per-number rate limits; the notice is sent once, then silence.
-    Also returns the commands' version stamp, read in the same query (see `parsing.catalogue`)."""
+class _Counts(NamedTuple):
+    per_minute: int
+    per_day: int
+    block_id: int | None
+    stamp: tuple  # the commands' version stamp (see `parsing.catalogue`)
+
+
+def _counts(msisdn: str, now: datetime) -> _Counts:
+    """One round trip (this runs for every MO): the number's recent commands, its block if any,
+    and the commands' version stamp."""
     minute, day = now - timedelta(minutes=1), now - timedelta(days=1)
     adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:  # one round trip: this runs for every MO
+    with connection.cursor() as cursor:
         cursor.execute(_LIMITS_SQL, [msisdn, adapt(minute), *_QUIET, msisdn, adapt(day), *_QUIET, msisdn, adapt(now)])
         per_minute, per_day, block_id, *stamp = cursor.fetchone()
-    return _limit_outcome(msisdn, language, ((per_minute, minute), (per_day, day)), block_id), tuple(stamp)
+    return _Counts(per_minute, per_day, block_id, tuple(stamp))
 
 
-def _limit_outcome(msisdn: str, language: str, counts: tuple[tuple[int, datetime], ...],
-                   block_id: int | None) -> Outcome | None:
-    (per_minute, minute), (per_day, day) = counts
+def _limits(msisdn: str, now: datetime, language: str, counts: _Counts) -> Outcome | None:
+    """Blocked numbers and per-number rate limits; the notice is sent once, then silence."""
+    minute, day = now - timedelta(minutes=1), now - timedelta(days=1)
+    per_minute, per_day, block_id = counts.per_minute, counts.per_day, counts.block_id
     if block_id is not None:
         if not Block.objects.filter(pk=block_id, notified=False).update(notified=True):
             return Outcome(R.SILENCED, language, None, note="blocked")

@@ -164,6 +164,7 @@ def send(*, to: str, text: str, producer: str, source: str | None = None, priori
                  refused=refused))
     if not refused:
         _check_quotas(producer, 1)
+
     def insert() -> None:
         msg.pk = insert_one(Message, {f.attname: getattr(msg, f.attname) for f in _MESSAGE_FIELDS})
         msg._state.adding, msg._state.db = False, "default"
